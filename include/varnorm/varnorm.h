@@ -1,0 +1,89 @@
+/* varnorm: VarianceNorm2d (NCSN++ / score-based models) on CPUs.
+ *
+ * For each sample n and channel c, over the M = H*W values of that plane:
+ *   var  = sum((x - mean)^2) / (M - correction)
+ *   rstd = 1 / sqrt(var + eps)
+ *   y    = alpha * x * rstd (+ beta)            the mean is NOT subtracted from x
+ *
+ * Every function is thread-safe, never throws and never calls exit. Calls with max_threads = 1
+ * perform no heap allocation, take no locks and make no system calls. */
+#ifndef VARNORM_VARNORM_H
+#define VARNORM_VARNORM_H
+
+#include <stdint.h>
+
+#define VARNORM_VERSION_MAJOR 0
+#define VARNORM_VERSION_MINOR 1
+#define VARNORM_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time checks. */
+#define VARNORM_VERSION (VARNORM_VERSION_MAJOR * 10000 + VARNORM_VERSION_MINOR * 100 + VARNORM_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum varnorm_layout { VARNORM_LAYOUT_NCHW = 0, VARNORM_LAYOUT_NHWC = 1 } varnorm_layout;
+
+typedef enum varnorm_algorithm {
+  VARNORM_ALGORITHM_AUTO = 0,
+  VARNORM_ALGORITHM_TWO_PASS = 1,
+  VARNORM_ALGORITHM_WELFORD = 2
+} varnorm_algorithm;
+
+typedef enum varnorm_status {
+  VARNORM_OK = 0,
+  VARNORM_ERROR_NULL_POINTER = 1,     /* desc, or a required buffer, is NULL */
+  VARNORM_ERROR_INVALID_SHAPE = 2,    /* a negative dimension, or n*c*h*w (or its byte size) overflows */
+  VARNORM_ERROR_INVALID_ARGUMENT = 3, /* unknown enum value, eps negative/NaN/inf, correction not 0 or 1,
+                                         per_sample_affine not 0 or 1, max_threads < 0, mean without rstd,
+                                         unknown ISA name */
+  VARNORM_ERROR_TOO_FEW_ELEMENTS = 4, /* n*c > 0 and h*w <= correction: the variance is undefined */
+  VARNORM_ERROR_OVERLAP = 5,          /* an output partially overlaps an input or another output */
+  VARNORM_ERROR_UNSUPPORTED = 6       /* a known ISA that this CPU or build lacks */
+} varnorm_status;
+
+typedef struct varnorm_desc {
+  int64_t n, c, h, w;
+  varnorm_layout layout;
+  varnorm_algorithm algorithm; /* how the statistics are computed; AUTO picks per shape */
+  float eps;                   /* default 1e-5 */
+  int32_t correction;          /* 1 (default): unbiased, as torch.var; 0: population, as jnp.var */
+  int32_t per_sample_affine;   /* 0 (default): alpha, beta have c values; 1: n*c values, index n*c + ch */
+  int32_t max_threads;         /* 0 (default): library default; 1: the calling thread only; k: at most k */
+} varnorm_desc;
+
+/* A descriptor with the defaults above (AUTO, eps 1e-5, correction 1, per-channel affine, max_threads 0). */
+varnorm_desc varnorm_desc_make(int64_t n, int64_t c, int64_t h, int64_t w, varnorm_layout layout);
+
+/* y = alpha * x * rstd (+ beta). mean and rstd, when given, receive the statistics (n*c values each,
+ * index n*C + c in both layouts). y == x is allowed. */
+varnorm_status varnorm_forward(const varnorm_desc* desc, const float* x, const float* alpha,
+                               const float* beta /* NULL: no bias */, float* y,
+                               float* mean /* NULL or n*c */, float* rstd /* NULL or n*c */);
+
+/* Gradients of varnorm_forward for the upstream gradient dy. mean and rstd are both given (as saved by
+ * varnorm_forward) or both NULL (recomputed from x). dalpha and dbeta are overwritten, not accumulated.
+ * dx == dy or dx == x is allowed. */
+varnorm_status varnorm_backward(const varnorm_desc* desc, const float* x, const float* alpha, const float* dy,
+                                const float* mean, const float* rstd /* both NULL: recomputed */,
+                                float* dx /* NULL: skipped */, float* dalpha /* NULL: skipped */,
+                                float* dbeta /* NULL: skipped */);
+
+const char* varnorm_status_string(varnorm_status status); /* never NULL or empty */
+
+/* Kernel set in use: "avx512", "avx2", "sse2", "neon64" or "scalar". */
+const char* varnorm_isa(void);
+
+/* "auto" or NULL: the best kernel set this CPU supports. Forcing one is meant for tests and benchmarks;
+ * it applies to every thread of the process. */
+varnorm_status varnorm_set_isa(const char* name);
+
+/* The library's version as "MAJOR.MINOR.PATCH"; may differ from VARNORM_VERSION if headers and library
+ * come from different releases. */
+const char* varnorm_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* VARNORM_VARNORM_H */

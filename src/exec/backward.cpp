@@ -1,0 +1,215 @@
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "dispatch/isa_dispatch.hpp"
+#include "exec/execute.hpp"
+#include "exec/statistics.hpp"
+#include "plan/work_plan.hpp"
+#include "threading/parallel.hpp"
+
+namespace varnorm::detail {
+namespace {
+
+struct backward_call {
+  const problem& p;
+  const backward_buffers& b;
+  const work_plan& w;
+  const kernel_table& k;
+};
+
+// What a unit contributes to dalpha and dbeta: S * rstd and sum(dy) per channel, with S = sum(dy * x).
+struct unit_terms {
+  double dalpha[kMaxGroupChannels];
+  double dbeta[kMaxGroupChannels];
+};
+
+// Per-tile sums of one unit, merged in tile order.
+struct unit_sums {
+  double dyx[kMaxGroupChannels] = {};
+  double dy[kMaxGroupChannels] = {};
+};
+
+void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, double* dyx, double* dy) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, t);
+  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, tb.shape, dyx, dy);
+}
+
+// The statistics backward uses: the saved ones, or recomputed and rounded exactly as forward saves them,
+// so that both give the same bits.
+void unit_statistics(const backward_call& f, std::int64_t u, float* mean, float* rstd) noexcept {
+  const tile_block first = tile_at(f.w, f.p, u, 0);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  if (f.b.mean != nullptr) {
+    for (int ch = 0; ch < first.shape.channels; ++ch) {
+      const std::int64_t stat = sample * f.p.c + first.first_channel + ch;
+      mean[ch] = f.b.mean[stat];
+      rstd[ch] = f.b.rstd[stat];
+    }
+    return;
+  }
+  moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
+  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
+    const tile_block tb = tile_at(f.w, f.p, u, t);
+    f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);
+    for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], tile[ch]);
+  }
+  for (int ch = 0; ch < first.shape.channels; ++ch) {
+    const plane_statistics s = finalize_statistics(total[ch], f.p);
+    mean[ch] = s.mean;
+    rstd[ch] = s.rstd;
+  }
+}
+
+// dx = alpha*rstd*dy - alpha*rstd^3*(x - mean)*S/(M - correction) for unit u, given its sums; returns the
+// unit's dalpha / dbeta terms. The coefficients of every tile come from here.
+struct unit_coefficients {
+  float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels];
+};
+
+unit_terms unit_gradients(const backward_call& f, std::int64_t u, const unit_sums& sums,
+                          unit_coefficients* coefficients) noexcept {
+  const tile_block first = tile_at(f.w, f.p, u, 0);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  float mean[kMaxGroupChannels], rstd[kMaxGroupChannels];
+  unit_statistics(f, u, mean, rstd);
+  const double dof = static_cast<double>(f.p.m - f.p.correction);
+  unit_terms terms;
+  for (int ch = 0; ch < first.shape.channels; ++ch) {
+    const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, first.first_channel + ch)]);
+    const double r = static_cast<double>(rstd[ch]);
+    coefficients->a[ch] = static_cast<float>(alpha * r);
+    coefficients->b[ch] = static_cast<float>(-alpha * r * r * r * sums.dyx[ch] / dof);
+    coefficients->mean[ch] = mean[ch];
+    terms.dalpha[ch] = sums.dyx[ch] * r;
+    terms.dbeta[ch] = sums.dy[ch];
+  }
+  return terms;
+}
+
+void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, t);
+  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, c.a, c.b, c.mean);
+}
+
+unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {
+  unit_sums sums;
+  double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
+  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
+    tile_sums(f, u, t, dyx, dy);
+    for (int ch = 0; ch < tile_at(f.w, f.p, u, t).shape.channels; ++ch) {
+      sums.dyx[ch] += dyx[ch];
+      sums.dy[ch] += dy[ch];
+    }
+  }
+  unit_coefficients c;
+  const unit_terms terms = unit_gradients(f, u, sums, &c);
+  if (f.b.dx != nullptr)
+    for (std::int64_t t = 0; t < f.w.tiles; ++t) apply_tile(f, u, t, c);
+  return terms;
+}
+
+// dalpha / dbeta of one key (channel or channel group): per (sample, channel) with per-sample affine, else
+// summed over the batch in sample order, in double, and rounded once. Units are added in sample order.
+class key_gradients {
+ public:
+  key_gradients(const backward_call& f, std::int64_t key) noexcept
+      : f_(f), first_(tile_at(f.w, f.p, key * f.w.samples, 0)) {}
+
+  void add(std::int64_t sample, const unit_terms& t) noexcept {
+    for (int ch = 0; ch < first_.shape.channels; ++ch) {
+      if (f_.p.per_sample_affine) {
+        const std::int64_t i = f_.p.affine_index(sample, first_.first_channel + ch);
+        if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(t.dalpha[ch]);
+        if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(t.dbeta[ch]);
+      } else {
+        dalpha_[ch] += t.dalpha[ch];
+        dbeta_[ch] += t.dbeta[ch];
+      }
+    }
+  }
+
+  void write() const noexcept {
+    if (f_.p.per_sample_affine) return;
+    for (int ch = 0; ch < first_.shape.channels; ++ch) {
+      if (f_.b.dalpha != nullptr) f_.b.dalpha[first_.first_channel + ch] = static_cast<float>(dalpha_[ch]);
+      if (f_.b.dbeta != nullptr) f_.b.dbeta[first_.first_channel + ch] = static_cast<float>(dbeta_[ch]);
+    }
+  }
+
+ private:
+  const backward_call& f_;
+  tile_block first_;
+  double dalpha_[kMaxGroupChannels] = {};
+  double dbeta_[kMaxGroupChannels] = {};
+};
+
+bool run_parallel(const backward_call& f, const schedule& s, int max_threads) noexcept {
+  const std::int64_t units = f.w.units(), tiles = f.w.tiles, width = f.w.group_channels;
+  std::unique_ptr<unit_terms[]> terms(new (std::nothrow) unit_terms[static_cast<std::size_t>(units)]);
+  if (!terms) return false;
+  if (!s.split_tiles) {
+    auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
+      for (std::int64_t u = begin; u < end; ++u) terms[u] = run_unit(f, u);
+    };
+    parallel_for(units, 1, max_threads, body);
+  } else {
+    const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
+    std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
+    std::unique_ptr<unit_coefficients[]> coefficients(
+        new (std::nothrow) unit_coefficients[static_cast<std::size_t>(units)]);
+    if (!dyx || !dy || !coefficients) return false;
+    auto sums_body = [&](std::int64_t begin, std::int64_t end) noexcept {
+      for (std::int64_t i = begin; i < end; ++i) tile_sums(f, i / tiles, i % tiles, &dyx[i * width], &dy[i * width]);
+    };
+    parallel_for(units * tiles, 1, max_threads, sums_body);
+    // Merged in tile order, as run_unit does.
+    for (std::int64_t u = 0; u < units; ++u) {
+      unit_sums sums;
+      for (std::int64_t t = 0; t < tiles; ++t) {
+        for (int ch = 0; ch < tile_at(f.w, f.p, u, t).shape.channels; ++ch) {
+          sums.dyx[ch] += dyx[(u * tiles + t) * width + ch];
+          sums.dy[ch] += dy[(u * tiles + t) * width + ch];
+        }
+      }
+      terms[u] = unit_gradients(f, u, sums, &coefficients[u]);
+    }
+    if (f.b.dx != nullptr) {
+      auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {
+        for (std::int64_t i = begin; i < end; ++i) apply_tile(f, i / tiles, i % tiles, coefficients[i / tiles]);
+      };
+      parallel_for(units * tiles, 1, max_threads, apply_body);
+    }
+  }
+  for (std::int64_t key = 0; key < f.w.keys; ++key) {
+    key_gradients g(f, key);
+    for (std::int64_t sample = 0; sample < f.w.samples; ++sample) g.add(sample, terms[key * f.w.samples + sample]);
+    g.write();
+  }
+  return true;
+}
+
+}  // namespace
+
+varnorm_status execute_backward(const problem& p, const backward_buffers& b) noexcept {
+  const std::int64_t affine = p.affine_size();
+  if (p.planes() == 0) {
+    if (b.dalpha != nullptr && affine > 0) std::memset(b.dalpha, 0, static_cast<std::size_t>(affine) * sizeof(float));
+    if (b.dbeta != nullptr && affine > 0) std::memset(b.dbeta, 0, static_cast<std::size_t>(affine) * sizeof(float));
+    return VARNORM_OK;
+  }
+  const work_plan w = make_work_plan(p);
+  const backward_call f{p, b, w, active_kernels()};
+  const schedule s = choose_schedule(w, p, thread_budget(p.max_threads));
+  if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
+  // Serial: each key's units in sample order, their terms summed as they come, so no buffer is needed.
+  for (std::int64_t key = 0; key < w.keys; ++key) {
+    key_gradients g(f, key);
+    for (std::int64_t sample = 0; sample < w.samples; ++sample) g.add(sample, run_unit(f, key * w.samples + sample));
+    g.write();
+  }
+  return VARNORM_OK;
+}
+
+}  // namespace varnorm::detail

@@ -1,0 +1,613 @@
+// The one kernel source, compiled once per ISA (see isa_*.cpp). The including file defines
+// VARNORM_KERNEL_NAMESPACE and, inside that namespace, `kernel_arch`, `kernel_max_vectors` and
+// `kernel_name`. Everything here has internal linkage, so code built with one ISA's flags can never be
+// merged by the linker into another ISA's kernels.
+//
+// How a block is walked. A block is `positions` x `channels` values, element (p, ch) at x[p * stride + ch].
+// It is cut into rows of V vectors of W lanes, each lane always holding the same channel:
+//  - contiguous blocks (stride == channels, as NCHW planes and NHWC groups spanning all C) take R positions
+//    per row with R * channels a multiple of W, so a vector may hold several positions of few channels
+//    (C = 2: eight positions of two channels in a 16-lane vector). Positions left over (< R) go through the
+//    same arithmetic on a zero-padded copy, or, for statistics, through the exact double-precision path;
+//  - otherwise channels are taken in sub-groups of up to kernel_max_vectors * W, one position per row, the
+//    last vector of a row loaded and stored through a zero-padded copy when the sub-group is not a
+//    multiple of W. No load or store ever touches memory outside the block.
+//
+// Accuracy. Each lane accumulates at most kSegmentRows values in float (two-pass around the segment's first
+// value, or Welford). Segment results are merged pairwise (a binary counter, Chan's formula) so that the
+// rounding error grows with log2 of the block length, and lanes are combined in double. A block whose float
+// statistics are not finite (|x| near 1e19 and above overflows x^2) is recomputed in double.
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/kernel_table.hpp"
+#include "kernels/vector_ops.hpp"
+
+namespace varnorm::detail::VARNORM_KERNEL_NAMESPACE {
+namespace {
+
+using ops = vector_ops<kernel_arch>;
+using vec = ops::vec;
+constexpr int W = ops::width;
+constexpr int kMaxVectors = kernel_max_vectors;
+constexpr int kMaxLanes = kMaxVectors * W;
+// Values one lane accumulates in float before its result joins the pairwise merge.
+constexpr int kSegmentRows = 16;
+// Levels of the pairwise merge: 2^40 segments is far beyond any block the work plan makes.
+constexpr int kMergeLevels = 40;
+
+constexpr float kInverse[kSegmentRows + 1] = {0.0f,        1.0f,        1.0f / 2,  1.0f / 3,  1.0f / 4,
+                                              1.0f / 5,    1.0f / 6,    1.0f / 7,  1.0f / 8,  1.0f / 9,
+                                              1.0f / 10,   1.0f / 11,   1.0f / 12, 1.0f / 13, 1.0f / 14,
+                                              1.0f / 15,   1.0f / 16};
+
+// ---------------------------------------------------------------------------------------------------------
+// Row geometry
+
+struct row_geometry {
+  int vectors = 1;            // V
+  std::int64_t positions = 1; // positions per row (R)
+  std::int64_t step = 1;      // floats from one row to the next
+  int used_lanes = W;         // lanes of the last vector that hold data
+};
+
+constexpr int gcd_int(int a, int b) noexcept {
+  while (b != 0) {
+    const int t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// Vectors per row when a contiguous block is walked with several positions per row; 0 when its channel count
+// does not repeat within kMaxVectors vectors (then it is walked in sub-groups).
+constexpr int contiguous_vectors(int channels) noexcept {
+  const int period = channels / gcd_int(channels, W);  // vectors until the lane pattern repeats
+  if (period > kMaxVectors) return 0;
+  return period * (kMaxVectors / period);
+}
+
+bool walks_contiguously(block_shape b) noexcept {
+  return b.stride == b.channels && contiguous_vectors(b.channels) > 0;
+}
+
+row_geometry contiguous_geometry(block_shape b) noexcept {
+  row_geometry g;
+  g.vectors = contiguous_vectors(b.channels);
+  g.positions = g.vectors * W / b.channels;
+  g.step = g.positions * b.stride;
+  return g;
+}
+
+// Sub-group [first, first + count) of a block walked one position per row.
+row_geometry subgroup_geometry(block_shape b, int count) noexcept {
+  row_geometry g;
+  g.vectors = (count + W - 1) / W;
+  g.positions = 1;
+  g.step = b.stride;
+  g.used_lanes = count - (g.vectors - 1) * W;
+  return g;
+}
+
+// Calls f(std::integral_constant<int, V>, std::integral_constant<bool, Partial>) for the geometry's V.
+template <class F>
+void with_vectors(const row_geometry& g, F&& f) noexcept {
+  const bool partial = g.used_lanes != W;
+  auto pick = [&](auto v) {
+    if (partial)
+      f(v, std::true_type{});
+    else
+      f(v, std::false_type{});
+  };
+  switch (g.vectors) {
+    case 1: pick(std::integral_constant<int, 1>{}); break;
+    case 2: pick(std::integral_constant<int, 2>{}); break;
+    case 3: pick(std::integral_constant<int, 3>{}); break;
+    case 4: pick(std::integral_constant<int, 4>{}); break;
+    default:
+      if constexpr (kMaxVectors >= 8) {
+        switch (g.vectors) {
+          case 5: pick(std::integral_constant<int, 5>{}); break;
+          case 6: pick(std::integral_constant<int, 6>{}); break;
+          case 7: pick(std::integral_constant<int, 7>{}); break;
+          case 8: pick(std::integral_constant<int, 8>{}); break;
+          default: break;
+        }
+      }
+      break;
+  }
+}
+
+// Vector v of a row; the last one of a partial row reads only `used` floats.
+template <int V, bool Partial>
+vec load_row_vector(const float* row, int v, int used) noexcept {
+  if (Partial && v == V - 1) {
+    float padded[W] = {};
+    std::memcpy(padded, row + v * W, static_cast<std::size_t>(used) * sizeof(float));
+    return ops::load(padded);
+  }
+  return ops::load(row + v * W);
+}
+
+template <int V, bool Partial>
+void store_row_vector(float* row, int v, int used, vec value) noexcept {
+  if (Partial && v == V - 1) {
+    float padded[W];
+    ops::store(padded, value);
+    std::memcpy(row + v * W, padded, static_cast<std::size_t>(used) * sizeof(float));
+    return;
+  }
+  ops::store(row + v * W, value);
+}
+
+// The per-lane values of a per-channel array, for the lane -> channel map of a geometry.
+void lanes_of(const float* per_channel, const row_geometry& g, int channels, bool contiguous,
+              float* lanes) noexcept {
+  for (int l = 0; l < g.vectors * W; ++l) {
+    const int ch = contiguous ? l % channels : l;
+    lanes[l] = (contiguous || ch < channels) ? per_channel[ch] : 0.0f;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Exact (double precision) statistics: for positions left over from whole rows, and for blocks whose float
+// statistics overflowed.
+
+moments exact_moments(const float* x, std::int64_t positions, std::int64_t stride) noexcept {
+  moments m;
+  if (positions <= 0) return m;
+  double sum = 0.0;
+  for (std::int64_t p = 0; p < positions; ++p) sum += static_cast<double>(x[p * stride]);
+  m.count = static_cast<double>(positions);
+  m.mean = sum / m.count;
+  for (std::int64_t p = 0; p < positions; ++p) {
+    const double d = static_cast<double>(x[p * stride]) - m.mean;
+    m.m2 += d * d;
+  }
+  return m;
+}
+
+void exact_grad_sums(const float* x, const float* dy, std::int64_t positions, std::int64_t stride,
+                     double* sum_dyx, double* sum_dy) noexcept {
+  double a = 0.0, b = 0.0;
+  for (std::int64_t p = 0; p < positions; ++p) {
+    const double g = static_cast<double>(dy[p * stride]);
+    a += g * static_cast<double>(x[p * stride]);
+    b += g;
+  }
+  *sum_dyx = a;
+  *sum_dy = b;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Statistics over whole rows
+
+// Per lane: mean of (x - shift), M2, and the plain sum of x. The mean comes from the plain sums: their
+// partial sums wander like a random walk for centred data, where shifted sums grow steadily, so they lose
+// less. M2 comes from the shifted values: a DC offset (|mean| >> std) costs it nothing.
+template <int V>
+struct lane_moments {
+  vec mean[V];
+  vec m2[V];
+  vec sum[V];
+};
+
+// One segment of `rows` <= kSegmentRows rows: per-lane moments, each lane over `rows` values.
+template <int V, bool Partial, bool Welford>
+void segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+                     lane_moments<V>& out) noexcept {
+  if constexpr (Welford) {
+    for (int v = 0; v < V; ++v) {
+      out.mean[v] = load_row_vector<V, Partial>(base, v, used) - shift[v];
+      out.m2[v] = ops::splat(0.0f);
+    }
+    for (int r = 1; r < rows; ++r) {
+      const float* row = base + r * step;
+      const vec inv = ops::splat(kInverse[r + 1]);
+      for (int v = 0; v < V; ++v) {
+        const vec y = load_row_vector<V, Partial>(row, v, used) - shift[v];
+        const vec d = y - out.mean[v];
+        out.mean[v] = ops::fma(d, inv, out.mean[v]);
+        out.m2[v] = ops::fma(d, y - out.mean[v], out.m2[v]);
+      }
+    }
+    const vec count = ops::splat(static_cast<float>(rows));
+    for (int v = 0; v < V; ++v) out.sum[v] = ops::fma(out.mean[v], count, shift[v] * count);
+  } else {
+    vec sum[V];
+    for (int v = 0; v < V; ++v) sum[v] = ops::splat(0.0f);
+    for (int r = 0; r < rows; ++r) {
+      const float* row = base + r * step;
+      for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used) - shift[v]);
+    }
+    const vec inv = ops::splat(kInverse[rows]);
+    const vec count = ops::splat(static_cast<float>(rows));
+    for (int v = 0; v < V; ++v) {
+      out.mean[v] = sum[v] * inv;
+      out.m2[v] = ops::splat(0.0f);
+      out.sum[v] = ops::fma(shift[v], count, sum[v]);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* row = base + r * step;
+      for (int v = 0; v < V; ++v) {
+        const vec d = (load_row_vector<V, Partial>(row, v, used) - shift[v]) - out.mean[v];
+        out.m2[v] = ops::fma(d, d, out.m2[v]);
+      }
+    }
+  }
+}
+
+// right := merge(left, right), Chan's formula per lane, for left and right of left_count and right_count values.
+template <int V>
+void merge_lanes(const lane_moments<V>& left, double left_count, lane_moments<V>& right,
+                 double right_count) noexcept {
+  const double total = left_count + right_count;
+  const vec mean_weight = ops::splat(static_cast<float>(right_count / total));
+  const vec m2_weight = ops::splat(static_cast<float>(left_count * right_count / total));
+  for (int v = 0; v < V; ++v) {
+    const vec d = right.mean[v] - left.mean[v];
+    right.mean[v] = ops::fma(d, mean_weight, left.mean[v]);
+    right.m2[v] = ops::fma(d * d, m2_weight, left.m2[v] + right.m2[v]);
+    right.sum[v] = left.sum[v] + right.sum[v];
+  }
+}
+
+// Per-lane moments of `rows` rows (each lane sees `rows` values), stored to lane_*; the mean is relative to
+// lane_shift, the lane's value in the first row.
+template <int V, bool Partial, bool Welford>
+void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, float* lane_shift,
+                  float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
+  vec shift[V];
+  for (int v = 0; v < V; ++v) {
+    shift[v] = load_row_vector<V, Partial>(base, v, used);
+    ops::store(lane_shift + v * W, shift[v]);
+  }
+  lane_moments<V> level[kMergeLevels];
+  const std::int64_t full = rows / kSegmentRows;
+  const int rest = static_cast<int>(rows % kSegmentRows);
+  for (std::int64_t s = 0; s < full; ++s) {
+    lane_moments<V> current;
+    segment_moments<V, Partial, Welford>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, current);
+    // Binary counter: level k holds 2^k segments; equal halves merge as soon as both exist.
+    int k = 0;
+    for (std::int64_t carry = s; carry & 1; carry >>= 1, ++k) {
+      const double half = static_cast<double>(kSegmentRows) * static_cast<double>(std::int64_t{1} << k);
+      merge_lanes<V>(level[k], half, current, half);
+    }
+    level[k] = current;
+  }
+  // Fold what is left from the right: the partial segment, then the levels from small to large.
+  lane_moments<V> acc;
+  for (int v = 0; v < V; ++v) acc.mean[v] = acc.m2[v] = acc.sum[v] = ops::splat(0.0f);
+  double acc_count = 0.0;
+  if (rest > 0) {
+    segment_moments<V, Partial, Welford>(base + full * kSegmentRows * step, step, rest, used, shift, acc);
+    acc_count = rest;
+  }
+  for (int k = 0; k < kMergeLevels && (full >> k) != 0; ++k) {
+    if (((full >> k) & 1) == 0) continue;
+    const double count = static_cast<double>(kSegmentRows) * static_cast<double>(std::int64_t{1} << k);
+    if (acc_count == 0.0) {
+      acc = level[k];
+    } else {
+      merge_lanes<V>(level[k], count, acc, acc_count);
+    }
+    acc_count += count;
+  }
+  for (int v = 0; v < V; ++v) {
+    ops::store(lane_mean + v * W, acc.mean[v]);
+    ops::store(lane_m2 + v * W, acc.m2[v]);
+    ops::store(lane_sum + v * W, acc.sum[v]);
+  }
+}
+
+// Lanes l < lanes, each over `count` values with mean lane_shift + lane_mean, combined in double into
+// out[channel_of(l)].
+template <class ChannelOf>
+void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2, const float* lane_sum,
+                   int lanes, double count, ChannelOf channel_of, int channels, moments* out) noexcept {
+  double mean_sum[kMaxGroupChannels] = {};
+  double sum[kMaxGroupChannels] = {};
+  double lanes_per_channel[kMaxGroupChannels] = {};
+  double lane_mean_exact[kMaxLanes];
+  for (int l = 0; l < lanes; ++l) {
+    const int ch = channel_of(l);
+    if (ch >= channels) continue;
+    lane_mean_exact[l] = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
+    mean_sum[ch] += lane_mean_exact[l];
+    sum[ch] += static_cast<double>(lane_sum[l]);
+    lanes_per_channel[ch] += 1.0;
+  }
+  double m2[kMaxGroupChannels] = {};
+  for (int ch = 0; ch < channels; ++ch) mean_sum[ch] /= lanes_per_channel[ch];
+  for (int l = 0; l < lanes; ++l) {
+    const int ch = channel_of(l);
+    if (ch >= channels) continue;
+    const double d = lane_mean_exact[l] - mean_sum[ch];
+    m2[ch] += static_cast<double>(lane_m2[l]) + count * d * d;
+  }
+  for (int ch = 0; ch < channels; ++ch) {
+    moments m;
+    m.count = count * lanes_per_channel[ch];
+    m.mean = sum[ch] / m.count;
+    m.m2 = m2[ch];
+    out[ch] = merge_moments(out[ch], m);
+  }
+}
+
+template <bool Welford>
+void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
+  for (int ch = 0; ch < b.channels; ++ch) out[ch] = moments{};
+  alignas(64) float lane_shift[kMaxLanes];
+  alignas(64) float lane_mean[kMaxLanes];
+  alignas(64) float lane_m2[kMaxLanes];
+  alignas(64) float lane_sum[kMaxLanes];
+  if (walks_contiguously(b)) {
+    const row_geometry g = contiguous_geometry(b);
+    const std::int64_t rows = b.positions / g.positions;
+    if (rows > 0) {
+      with_vectors(g, [&](auto v, auto partial) {
+        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(x, g.step, rows, g.used_lanes,
+                                                                            lane_shift, lane_mean, lane_m2, lane_sum);
+      });
+      const int channels = b.channels;
+      combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, g.vectors * W, static_cast<double>(rows),
+                    [channels](int l) { return l % channels; }, b.channels, out);
+    }
+    const std::int64_t done = rows * g.positions;
+    for (int ch = 0; ch < b.channels; ++ch)
+      out[ch] = merge_moments(out[ch], exact_moments(x + done * b.stride + ch, b.positions - done, b.stride));
+  } else {
+    for (int first = 0; first < b.channels; first += kMaxLanes) {
+      const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
+      const row_geometry g = subgroup_geometry(b, count);
+      with_vectors(g, [&](auto v, auto partial) {
+        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(
+            x + first, g.step, b.positions, g.used_lanes, lane_shift, lane_mean, lane_m2, lane_sum);
+      });
+      combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, count, static_cast<double>(b.positions), [](int l) { return l; }, count,
+                    out + first);
+    }
+  }
+  for (int ch = 0; ch < b.channels; ++ch) {
+    if (!std::isfinite(out[ch].mean) || !std::isfinite(out[ch].m2))
+      out[ch] = exact_moments(x + ch, b.positions, b.stride);
+  }
+}
+
+void block_moments(const float* x, block_shape b, varnorm_algorithm algorithm, moments* out) noexcept {
+  if (algorithm == VARNORM_ALGORITHM_WELFORD)
+    block_moments_for<true>(x, b, out);
+  else
+    block_moments_for<false>(x, b, out);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Elementwise passes. Each walks whole rows in place, then the positions left over (contiguous blocks) as one
+// zero-padded row through the same arithmetic, so every element of a block gets bitwise the same treatment.
+
+// Runs row_op(row pointers...) over all rows of a block, for each sub-group, with the geometry's V.
+// RowOp: template <int V, bool Partial> void operator()(std::int64_t offset, std::int64_t rows,
+//                                                       std::int64_t step, int used, const float* lane_params...)
+template <class Apply>
+void for_each_row_run(block_shape b, const float* const* per_channel, int params, Apply&& apply) noexcept {
+  alignas(64) float lanes[4][kMaxLanes];
+  if (walks_contiguously(b)) {
+    const row_geometry g = contiguous_geometry(b);
+    for (int i = 0; i < params; ++i)
+      if (per_channel[i] != nullptr) lanes_of(per_channel[i], g, b.channels, true, lanes[i]);
+    const std::int64_t rows = b.positions / g.positions;
+    const std::int64_t left = b.positions - rows * g.positions;
+    apply(g, std::int64_t{0}, rows, left * b.channels, lanes);
+  } else {
+    for (int first = 0; first < b.channels; first += kMaxLanes) {
+      const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
+      const row_geometry g = subgroup_geometry(b, count);
+      for (int i = 0; i < params; ++i)
+        if (per_channel[i] != nullptr) lanes_of(per_channel[i] + first, g, count, false, lanes[i]);
+      apply(g, std::int64_t{first}, b.positions, std::int64_t{0}, lanes);
+    }
+  }
+}
+
+template <int V, bool Partial, bool Shift>
+void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, int used, const float* lane_scale,
+                const float* lane_shift) noexcept {
+  vec scale[V], shift[V];
+  for (int v = 0; v < V; ++v) {
+    scale[v] = ops::load(lane_scale + v * W);
+    shift[v] = Shift ? ops::load(lane_shift + v * W) : ops::splat(0.0f);
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* in = x + r * step;
+    float* outp = y + r * step;
+    for (int v = 0; v < V; ++v) {
+      const vec xv = load_row_vector<V, Partial>(in, v, used);
+      store_row_vector<V, Partial>(outp, v, used, Shift ? ops::fma(xv, scale[v], shift[v]) : xv * scale[v]);
+    }
+  }
+}
+
+void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift) noexcept {
+  const float* params[2] = {scale, shift};
+  for_each_row_run(b, params, 2, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
+                                     std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
+    with_vectors(g, [&](auto v, auto partial) {
+      constexpr int kV = decltype(v)::value;
+      constexpr bool kPartial = decltype(partial)::value;
+      auto run = [&](const float* in, float* outp, std::int64_t n) {
+        if (shift != nullptr)
+          rows_scale<kV, kPartial, true>(in, outp, g.step, n, g.used_lanes, lanes[0], lanes[1]);
+        else
+          rows_scale<kV, kPartial, false>(in, outp, g.step, n, g.used_lanes, lanes[0], lanes[1]);
+      };
+      run(x + first, y + first, rows);
+      if (left_floats > 0) {
+        alignas(64) float padded[kMaxLanes] = {};
+        const std::size_t bytes = static_cast<std::size_t>(left_floats) * sizeof(float);
+        std::memcpy(padded, x + rows * g.step, bytes);
+        run(padded, padded, 1);
+        std::memcpy(y + rows * g.step, padded, bytes);
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Backward
+
+template <int V>
+struct lane_sums {
+  vec dyx[V];
+  vec dy[V];
+};
+
+template <int V, bool Partial>
+void segment_grad_sums(const float* x, const float* dy, std::int64_t step, int rows, int used,
+                       lane_sums<V>& out) noexcept {
+  for (int v = 0; v < V; ++v) {
+    out.dyx[v] = ops::splat(0.0f);
+    out.dy[v] = ops::splat(0.0f);
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int v = 0; v < V; ++v) {
+      const vec g = load_row_vector<V, Partial>(dy + r * step, v, used);
+      out.dyx[v] = ops::fma(g, load_row_vector<V, Partial>(x + r * step, v, used), out.dyx[v]);
+      out.dy[v] = out.dy[v] + g;
+    }
+  }
+}
+
+template <int V, bool Partial>
+void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int64_t rows, int used,
+                    float* lane_dyx, float* lane_dy) noexcept {
+  lane_sums<V> level[kMergeLevels];
+  const std::int64_t full = rows / kSegmentRows;
+  const int rest = static_cast<int>(rows % kSegmentRows);
+  for (std::int64_t s = 0; s < full; ++s) {
+    lane_sums<V> current;
+    const std::int64_t offset = s * kSegmentRows * step;
+    segment_grad_sums<V, Partial>(x + offset, dy + offset, step, kSegmentRows, used, current);
+    int k = 0;
+    for (std::int64_t carry = s; carry & 1; carry >>= 1, ++k) {
+      for (int v = 0; v < V; ++v) {
+        current.dyx[v] = level[k].dyx[v] + current.dyx[v];
+        current.dy[v] = level[k].dy[v] + current.dy[v];
+      }
+    }
+    level[k] = current;
+  }
+  lane_sums<V> acc;
+  const std::int64_t offset = full * kSegmentRows * step;
+  segment_grad_sums<V, Partial>(x + offset, dy + offset, step, rest, used, acc);
+  for (int k = 0; k < kMergeLevels && (full >> k) != 0; ++k) {
+    if (((full >> k) & 1) == 0) continue;
+    for (int v = 0; v < V; ++v) {
+      acc.dyx[v] = level[k].dyx[v] + acc.dyx[v];
+      acc.dy[v] = level[k].dy[v] + acc.dy[v];
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    ops::store(lane_dyx + v * W, acc.dyx[v]);
+    ops::store(lane_dy + v * W, acc.dy[v]);
+  }
+}
+
+void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum_dyx, double* sum_dy) noexcept {
+  for (int ch = 0; ch < b.channels; ++ch) sum_dyx[ch] = sum_dy[ch] = 0.0;
+  alignas(64) float lane_dyx[kMaxLanes];
+  alignas(64) float lane_dy[kMaxLanes];
+  if (walks_contiguously(b)) {
+    const row_geometry g = contiguous_geometry(b);
+    const std::int64_t rows = b.positions / g.positions;
+    if (rows > 0) {
+      with_vectors(g, [&](auto v, auto partial) {
+        rows_grad_sums<decltype(v)::value, decltype(partial)::value>(x, dy, g.step, rows, g.used_lanes, lane_dyx,
+                                                                     lane_dy);
+      });
+      for (int l = 0; l < g.vectors * W; ++l) {
+        sum_dyx[l % b.channels] += static_cast<double>(lane_dyx[l]);
+        sum_dy[l % b.channels] += static_cast<double>(lane_dy[l]);
+      }
+    }
+    const std::int64_t done = rows * g.positions;
+    for (int ch = 0; ch < b.channels; ++ch) {
+      double a = 0.0, c = 0.0;
+      const std::int64_t at = done * b.stride + ch;
+      exact_grad_sums(x + at, dy + at, b.positions - done, b.stride, &a, &c);
+      sum_dyx[ch] += a;
+      sum_dy[ch] += c;
+    }
+  } else {
+    for (int first = 0; first < b.channels; first += kMaxLanes) {
+      const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
+      const row_geometry g = subgroup_geometry(b, count);
+      with_vectors(g, [&](auto v, auto partial) {
+        rows_grad_sums<decltype(v)::value, decltype(partial)::value>(x + first, dy + first, g.step, b.positions,
+                                                                     g.used_lanes, lane_dyx, lane_dy);
+      });
+      for (int l = 0; l < count; ++l) {
+        sum_dyx[first + l] = static_cast<double>(lane_dyx[l]);
+        sum_dy[first + l] = static_cast<double>(lane_dy[l]);
+      }
+    }
+  }
+  for (int ch = 0; ch < b.channels; ++ch) {
+    if (!std::isfinite(sum_dyx[ch]) || !std::isfinite(sum_dy[ch]))
+      exact_grad_sums(x + ch, dy + ch, b.positions, b.stride, &sum_dyx[ch], &sum_dy[ch]);
+  }
+}
+
+template <int V, bool Partial>
+void rows_grad_apply(const float* x, const float* dy, float* dx, std::int64_t step, std::int64_t rows, int used,
+                     const float* lane_a, const float* lane_b, const float* lane_mean) noexcept {
+  vec a[V], b[V], mean[V];
+  for (int v = 0; v < V; ++v) {
+    a[v] = ops::load(lane_a + v * W);
+    b[v] = ops::load(lane_b + v * W);
+    mean[v] = ops::load(lane_mean + v * W);
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t at = r * step;
+    for (int v = 0; v < V; ++v) {
+      const vec xv = load_row_vector<V, Partial>(x + at, v, used);
+      const vec gv = load_row_vector<V, Partial>(dy + at, v, used);
+      store_row_vector<V, Partial>(dx + at, v, used, ops::fma(b[v], xv - mean[v], a[v] * gv));
+    }
+  }
+}
+
+void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b, const float* a, const float* bb,
+                      const float* mean) noexcept {
+  const float* params[3] = {a, bb, mean};
+  for_each_row_run(b, params, 3, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
+                                     std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
+    with_vectors(g, [&](auto v, auto partial) {
+      constexpr int kV = decltype(v)::value;
+      constexpr bool kPartial = decltype(partial)::value;
+      rows_grad_apply<kV, kPartial>(x + first, dy + first, dx + first, g.step, rows, g.used_lanes, lanes[0],
+                                    lanes[1], lanes[2]);
+      if (left_floats > 0) {
+        alignas(64) float px[kMaxLanes] = {};
+        alignas(64) float pg[kMaxLanes] = {};
+        const std::size_t bytes = static_cast<std::size_t>(left_floats) * sizeof(float);
+        std::memcpy(px, x + rows * g.step, bytes);
+        std::memcpy(pg, dy + rows * g.step, bytes);
+        rows_grad_apply<kV, kPartial>(px, pg, px, g.step, 1, g.used_lanes, lanes[0], lanes[1], lanes[2]);
+        std::memcpy(dx + rows * g.step, px, bytes);
+      }
+    });
+  });
+}
+
+constexpr kernel_table kTable = {kernel_name, block_moments, block_scale, block_grad_sums, block_grad_apply};
+
+}  // namespace
+
+const kernel_table& kernel_set() noexcept { return kTable; }
+
+}  // namespace varnorm::detail::VARNORM_KERNEL_NAMESPACE

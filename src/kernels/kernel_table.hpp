@@ -1,0 +1,63 @@
+// The interface every kernel set (one per ISA) implements. Kernels see one "block": a channel group of
+// one unit over a range of spatial positions, and never the whole problem; the work plan decides the blocks.
+#pragma once
+
+#include <varnorm/varnorm.h>
+
+#include <cstdint>
+
+namespace varnorm::detail {
+
+// Most channels one block covers: per-channel results of a block fit in fixed arrays on the stack.
+inline constexpr int kMaxGroupChannels = 64;
+
+// Count, mean and sum of squared deviations (M2) of a set of values.
+struct moments {
+  double count = 0.0;
+  double mean = 0.0;
+  double m2 = 0.0;
+};
+
+// Chan et al.'s pairwise update: the moments of the union of two disjoint sets.
+inline moments merge_moments(const moments& a, const moments& b) noexcept {
+  if (a.count == 0.0) return b;
+  if (b.count == 0.0) return a;
+  const double count = a.count + b.count;
+  const double delta = b.mean - a.mean;
+  moments r;
+  r.count = count;
+  r.mean = a.mean + delta * (b.count / count);
+  r.m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count);
+  return r;
+}
+
+// Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels.
+// NCHW: a plane (or a tile of it) is a block with stride 1 and one channel.
+// NHWC: a channel group of one sample is a block with stride C.
+struct block_shape {
+  std::int64_t positions = 0;
+  std::int64_t stride = 1;
+  int channels = 1;
+};
+
+struct kernel_table {
+  const char* name;  // as varnorm_isa() reports it
+
+  // out[ch] = moments of channel ch over the block. Exact to the accuracy promise whatever the values;
+  // non-finite input gives non-finite moments.
+  void (*block_moments)(const float* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
+
+  // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x.
+  void (*block_scale)(const float* x, float* y, block_shape block, const float* scale,
+                      const float* shift) noexcept;
+
+  // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
+  void (*block_grad_sums)(const float* x, const float* dy, block_shape block, double* sum_dyx,
+                          double* sum_dy) noexcept;
+
+  // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy.
+  void (*block_grad_apply)(const float* x, const float* dy, float* dx, block_shape block, const float* a,
+                           const float* b, const float* mean) noexcept;
+};
+
+}  // namespace varnorm::detail

@@ -1,0 +1,53 @@
+#include "plan/work_plan.hpp"
+
+#include <algorithm>
+
+namespace varnorm::detail {
+
+work_plan make_work_plan(const problem& p) noexcept {
+  work_plan w;
+  w.samples = p.n;
+  if (p.layout == VARNORM_LAYOUT_NCHW) {
+    w.keys = p.c;
+    w.group_channels = 1;
+  } else {
+    w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
+    w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
+  }
+  w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
+  w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
+  // AUTO: the shifted two-pass reads each segment twice from L1 and does fewer operations per element than
+  // Welford's update; both read memory once. See README "Statistics".
+  w.algorithm = p.algorithm == VARNORM_ALGORITHM_AUTO ? VARNORM_ALGORITHM_TWO_PASS : p.algorithm;
+  return w;
+}
+
+tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept {
+  const unit_index i = unit_at(w, u);
+  const std::int64_t first = t * w.tile_positions;
+  tile_block b;
+  b.shape.positions = std::min(w.tile_positions, p.m - first);
+  if (p.layout == VARNORM_LAYOUT_NCHW) {
+    b.first_channel = i.key;
+    b.offset = (i.sample * p.c + i.key) * p.m + first;
+    b.shape.stride = 1;
+    b.shape.channels = 1;
+  } else {
+    b.first_channel = i.key * w.group_channels;
+    b.offset = (i.sample * p.m + first) * p.c + b.first_channel;
+    b.shape.stride = p.c;
+    b.shape.channels = static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - b.first_channel));
+  }
+  return b;
+}
+
+schedule choose_schedule(const work_plan& w, const problem& p, int thread_budget) noexcept {
+  schedule s;
+  if (thread_budget <= 1 || p.elements() < kParallelMinElements) return s;
+  s.threads = thread_budget;
+  // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
+  s.split_tiles = w.tiles > 1 && w.units() < 4 * static_cast<std::int64_t>(thread_budget);
+  return s;
+}
+
+}  // namespace varnorm::detail

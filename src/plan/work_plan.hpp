@@ -1,0 +1,56 @@
+// How a call is cut into work: units (whose statistics are independent), spatial tiles within a unit, and
+// which algorithm AUTO means. Tiles depend on the shape only, never on threads or ISA scheduling, and the
+// statistics of a unit are always merged tile by tile in order, so the result is the same for every
+// thread count. How the tiles are spread over threads (the schedule) is decided here too.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_table.hpp"
+#include "validate/validate.hpp"
+
+namespace varnorm::detail {
+
+// Floats a spatial tile spans: 128 KiB, half of a small L2, large enough that per-tile overhead is noise.
+inline constexpr std::int64_t kTileFloats = std::int64_t{1} << 15;
+
+// Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
+inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
+
+struct work_plan {
+  // A unit is one (sample, channel key): NCHW: the plane (n, c); NHWC: channel group g of sample n.
+  std::int64_t samples = 0;
+  std::int64_t keys = 0;            // channels (NCHW) or channel groups (NHWC) per sample
+  int group_channels = 1;           // channels per NHWC group (the last group may have fewer)
+  std::int64_t tile_positions = 0;  // spatial positions per tile
+  std::int64_t tiles = 0;           // tiles per unit
+  varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
+
+  std::int64_t units() const noexcept { return samples * keys; }
+};
+
+work_plan make_work_plan(const problem& p) noexcept;
+
+// Units are numbered key-major (u = key * samples + sample), the order in which per-channel reductions over
+// the batch (dalpha, dbeta) are accumulated.
+struct unit_index {
+  std::int64_t sample;
+  std::int64_t key;
+};
+inline unit_index unit_at(const work_plan& w, std::int64_t u) noexcept { return {u % w.samples, u / w.samples}; }
+
+// The block of tile t of unit u, and the offset of its first element in x (and y, dy, dx).
+struct tile_block {
+  std::int64_t offset;
+  block_shape shape;
+  std::int64_t first_channel;  // global channel index of the block's channel 0
+};
+tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept;
+
+struct schedule {
+  int threads = 1;           // 1: everything on the calling thread
+  bool split_tiles = false;  // spread the tiles of each unit over threads (few, large units)
+};
+schedule choose_schedule(const work_plan& w, const problem& p, int thread_budget) noexcept;
+
+}  // namespace varnorm::detail

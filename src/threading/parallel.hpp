@@ -1,0 +1,30 @@
+// The only door to threads. Built with oneTBB (VARNORM_WITH_TBB) or serial; nothing else in the library
+// includes TBB.
+#pragma once
+
+#include <cstdint>
+
+namespace varnorm::detail {
+
+// Threads a call with this max_threads may use: 1 without TBB or for max_threads == 1; for 0 the
+// concurrency of the caller's current task arena; for k, at most k.
+int thread_budget(int max_threads) noexcept;
+
+// A borrowed callable: body(begin, end) for a sub-range of [0, count).
+struct range_body {
+  void* context;
+  void (*run)(void* context, std::int64_t begin, std::int64_t end) noexcept;
+};
+
+// Calls body over [0, count) in ranges of at most `grain` indices, on up to `threads` threads of the arena
+// that max_threads selects, with the caller's floating-point settings (FTZ/DAZ, rounding) in every worker.
+// Returns only when all ranges are done. Which thread runs which range must not matter to the caller.
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept;
+
+template <class F>
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, F& f) noexcept {
+  range_body body{&f, [](void* c, std::int64_t b, std::int64_t e) noexcept { (*static_cast<F*>(c))(b, e); }};
+  parallel_for(count, grain, max_threads, body);
+}
+
+}  // namespace varnorm::detail

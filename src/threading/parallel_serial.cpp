@@ -1,0 +1,12 @@
+// Built when VARNORM_WITH_TBB is OFF: every call runs on the calling thread.
+#include "threading/parallel.hpp"
+
+namespace varnorm::detail {
+
+int thread_budget(int) noexcept { return 1; }
+
+void parallel_for(std::int64_t count, std::int64_t, int, range_body body) noexcept {
+  if (count > 0) body.run(body.context, 0, count);
+}
+
+}  // namespace varnorm::detail

@@ -1,0 +1,65 @@
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include "threading/parallel.hpp"
+
+namespace varnorm::detail {
+namespace {
+
+// One arena per requested size, created on first use and kept for the life of the process (never
+// destroyed, so no static-destruction order issue with TBB's own globals).
+tbb::task_arena* arena_for(int threads) {
+  static std::mutex guard;
+  static std::map<int, tbb::task_arena*> arenas;
+  std::lock_guard<std::mutex> lock(guard);
+  tbb::task_arena*& slot = arenas[threads];
+  if (slot == nullptr) {
+    auto created = std::make_unique<tbb::task_arena>(threads);
+    created->initialize();
+    slot = created.release();
+  }
+  return slot;
+}
+
+void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body) {
+  tbb::task_group_context context;
+  context.capture_fp_settings();  // FTZ/DAZ and rounding of the calling thread apply in the workers
+  tbb::parallel_for(
+      tbb::blocked_range<std::int64_t>(0, count, static_cast<std::size_t>(std::max<std::int64_t>(grain, 1))),
+      [body](const tbb::blocked_range<std::int64_t>& r) { body.run(body.context, r.begin(), r.end()); },
+      tbb::simple_partitioner(), context);
+}
+
+}  // namespace
+
+int thread_budget(int max_threads) noexcept {
+  if (max_threads == 1) return 1;
+  const int available = tbb::this_task_arena::max_concurrency();
+  if (max_threads == 0) return std::max(available, 1);
+  return max_threads;
+}
+
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept {
+  if (count <= 0) return;
+  if (max_threads == 1 || count == 1) {
+    body.run(body.context, 0, count);
+    return;
+  }
+  // TBB reports failure (out of memory for tasks or threads) by exceptions; none may leave the library.
+  // The caller has allocated everything it needs before calling, so such a failure is treated as fatal.
+  if (max_threads == 0) {
+    run_in_current_arena(count, grain, body);
+    return;
+  }
+  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body); });
+}
+
+}  // namespace varnorm::detail
