@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+echo "stage not written yet"
+exit 1
