@@ -50,6 +50,7 @@ void unit_statistics(const backward_call& f, std::int64_t u, float* mean, float*
     return;
   }
   moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
+  for (int ch = 0; ch < first.shape.channels; ++ch) total[ch] = moments{};
   for (std::int64_t t = 0; t < f.w.tiles; ++t) {
     const tile_block tb = tile_at(f.w, f.p, u, t);
     f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);

@@ -49,6 +49,7 @@ constexpr float kInverse[kSegmentRows + 1] = {0.0f,        1.0f,        1.0f / 2
 
 struct row_geometry {
   int vectors = 1;            // V
+  int period = 1;             // vector v holds the same channels, lane by lane, as vector v + period
   std::int64_t positions = 1; // positions per row (R)
   std::int64_t step = 1;      // floats from one row to the next
   int used_lanes = W;         // lanes of the last vector that hold data
@@ -78,6 +79,7 @@ bool walks_contiguously(block_shape b) noexcept {
 row_geometry contiguous_geometry(block_shape b) noexcept {
   row_geometry g;
   g.vectors = contiguous_vectors(b.channels);
+  g.period = b.channels / gcd_int(b.channels, W);
   g.positions = g.vectors * W / b.channels;
   g.step = g.positions * b.stride;
   return g;
@@ -87,6 +89,7 @@ row_geometry contiguous_geometry(block_shape b) noexcept {
 row_geometry subgroup_geometry(block_shape b, int count) noexcept {
   row_geometry g;
   g.vectors = (count + W - 1) / W;
+  g.period = g.vectors;
   g.positions = 1;
   g.step = b.stride;
   g.used_lanes = count - (g.vectors - 1) * W;
@@ -144,12 +147,16 @@ void store_row_vector(float* row, int v, int used, vec value) noexcept {
   ops::store(row + v * W, value);
 }
 
-// The per-lane values of a per-channel array, for the lane -> channel map of a geometry.
+// The per-lane values of a per-channel array for the first `period` vectors of a row (the pattern repeats
+// after that). Contiguous rows cycle through the channels; sub-group rows hold one channel per lane, the
+// lanes past the last channel unused.
 void lanes_of(const float* per_channel, const row_geometry& g, int channels, bool contiguous,
               float* lanes) noexcept {
-  for (int l = 0; l < g.vectors * W; ++l) {
-    const int ch = contiguous ? l % channels : l;
-    lanes[l] = (contiguous || ch < channels) ? per_channel[ch] : 0.0f;
+  const int count = g.period * W;
+  if (contiguous) {
+    for (int l = 0, ch = 0; l < count; ++l, ch = ch + 1 == channels ? 0 : ch + 1) lanes[l] = per_channel[ch];
+  } else {
+    for (int l = 0; l < count; ++l) lanes[l] = l < channels ? per_channel[l] : 0.0f;
   }
 }
 
@@ -158,7 +165,7 @@ void lanes_of(const float* per_channel, const row_geometry& g, int channels, boo
 // statistics overflowed.
 
 moments exact_moments(const float* x, std::int64_t positions, std::int64_t stride) noexcept {
-  moments m;
+  moments m{};
   if (positions <= 0) return m;
   double sum = 0.0;
   for (std::int64_t p = 0; p < positions; ++p) sum += static_cast<double>(x[p * stride]);
@@ -258,14 +265,15 @@ void merge_lanes(const lane_moments<V>& left, double left_count, lane_moments<V>
 
 // Per-lane moments of `rows` rows (each lane sees `rows` values), stored to lane_*; the mean is relative to
 // lane_shift, the lane's value in the first row.
+//
+// Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
+// pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
 template <int V, bool Partial, bool Welford>
-void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, float* lane_shift,
-                  float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
+void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, int period,
+                  float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
   vec shift[V];
-  for (int v = 0; v < V; ++v) {
-    shift[v] = load_row_vector<V, Partial>(base, v, used);
-    ops::store(lane_shift + v * W, shift[v]);
-  }
+  for (int v = 0; v < V; ++v) shift[v] = load_row_vector<V, Partial>(base, v % period, used);
+  for (int v = 0; v < period; ++v) ops::store(lane_shift + v * W, shift[v]);
   lane_moments<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
   const int rest = static_cast<int>(rows % kSegmentRows);
@@ -298,7 +306,18 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
     }
     acc_count += count;
   }
-  for (int v = 0; v < V; ++v) {
+  // V / period is a power of two (see contiguous_vectors), so halving reaches `period` exactly.
+  const vec half = ops::splat(0.5f);
+  for (int width = V / 2; width >= period; width /= 2, acc_count *= 2.0) {
+    const vec m2_weight = ops::splat(static_cast<float>(acc_count * 0.5));
+    for (int v = 0; v < width; ++v) {
+      const vec d = acc.mean[v + width] - acc.mean[v];
+      acc.mean[v] = ops::fma(d, half, acc.mean[v]);
+      acc.m2[v] = ops::fma(d * d, m2_weight, acc.m2[v] + acc.m2[v + width]);
+      acc.sum[v] = acc.sum[v] + acc.sum[v + width];
+    }
+  }
+  for (int v = 0; v < period; ++v) {
     ops::store(lane_mean + v * W, acc.mean[v]);
     ops::store(lane_m2 + v * W, acc.m2[v]);
     ops::store(lane_sum + v * W, acc.sum[v]);
@@ -306,35 +325,26 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
 }
 
 // Lanes l < lanes, each over `count` values with mean lane_shift + lane_mean, combined in double into
-// out[channel_of(l)].
-template <class ChannelOf>
+// out[l % channels] (Chan's formula for equal counts).
 void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2, const float* lane_sum,
-                   int lanes, double count, ChannelOf channel_of, int channels, moments* out) noexcept {
-  double mean_sum[kMaxGroupChannels] = {};
-  double sum[kMaxGroupChannels] = {};
-  double lanes_per_channel[kMaxGroupChannels] = {};
-  double lane_mean_exact[kMaxLanes];
-  for (int l = 0; l < lanes; ++l) {
-    const int ch = channel_of(l);
-    if (ch >= channels) continue;
-    lane_mean_exact[l] = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
-    mean_sum[ch] += lane_mean_exact[l];
-    sum[ch] += static_cast<double>(lane_sum[l]);
-    lanes_per_channel[ch] += 1.0;
-  }
-  double m2[kMaxGroupChannels] = {};
-  for (int ch = 0; ch < channels; ++ch) mean_sum[ch] /= lanes_per_channel[ch];
-  for (int l = 0; l < lanes; ++l) {
-    const int ch = channel_of(l);
-    if (ch >= channels) continue;
-    const double d = lane_mean_exact[l] - mean_sum[ch];
-    m2[ch] += static_cast<double>(lane_m2[l]) + count * d * d;
-  }
+                   int lanes, double count, int channels, moments* out) noexcept {
+  const double lanes_per_channel = static_cast<double>(lanes / channels);
   for (int ch = 0; ch < channels; ++ch) {
+    double sum = 0.0, mean_sum = 0.0;
+    for (int l = ch; l < lanes; l += channels) {
+      mean_sum += static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
+      sum += static_cast<double>(lane_sum[l]);
+    }
+    const double mean_of_lanes = mean_sum / lanes_per_channel;
+    double m2 = 0.0;
+    for (int l = ch; l < lanes; l += channels) {
+      const double d = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]) - mean_of_lanes;
+      m2 += static_cast<double>(lane_m2[l]) + count * d * d;
+    }
     moments m;
-    m.count = count * lanes_per_channel[ch];
-    m.mean = sum[ch] / m.count;
-    m.m2 = m2[ch];
+    m.count = count * lanes_per_channel;
+    m.mean = sum / m.count;
+    m.m2 = m2;
     out[ch] = merge_moments(out[ch], m);
   }
 }
@@ -351,12 +361,11 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
     const std::int64_t rows = b.positions / g.positions;
     if (rows > 0) {
       with_vectors(g, [&](auto v, auto partial) {
-        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(x, g.step, rows, g.used_lanes,
-                                                                            lane_shift, lane_mean, lane_m2, lane_sum);
+        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(
+            x, g.step, rows, g.used_lanes, g.period, lane_shift, lane_mean, lane_m2, lane_sum);
       });
-      const int channels = b.channels;
-      combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, g.vectors * W, static_cast<double>(rows),
-                    [channels](int l) { return l % channels; }, b.channels, out);
+      const double per_lane = static_cast<double>(rows) * static_cast<double>(g.vectors / g.period);
+      combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, g.period * W, per_lane, b.channels, out);
     }
     const std::int64_t done = rows * g.positions;
     for (int ch = 0; ch < b.channels; ++ch)
@@ -367,10 +376,16 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
       const row_geometry g = subgroup_geometry(b, count);
       with_vectors(g, [&](auto v, auto partial) {
         rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(
-            x + first, g.step, b.positions, g.used_lanes, lane_shift, lane_mean, lane_m2, lane_sum);
+            x + first, g.step, b.positions, g.used_lanes, g.period, lane_shift, lane_mean, lane_m2, lane_sum);
       });
-      combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, count, static_cast<double>(b.positions), [](int l) { return l; }, count,
-                    out + first);
+      // One lane per channel: the lane's moments are the channel's.
+      for (int l = 0; l < count; ++l) {
+        moments m;
+        m.count = static_cast<double>(b.positions);
+        m.mean = static_cast<double>(lane_sum[l]) / m.count;
+        m.m2 = static_cast<double>(lane_m2[l]);
+        out[first + l] = m;
+      }
     }
   }
   for (int ch = 0; ch < b.channels; ++ch) {
@@ -414,15 +429,33 @@ void for_each_row_run(block_shape b, const float* const* per_channel, int params
   }
 }
 
+// Cache lines of `next` spread evenly over the rows, so the loads overlap this pass's stores.
+struct row_prefetch {
+  const char* data = nullptr;
+  std::int64_t lines = 0, per_row = 0, done = 0;
+
+  row_prefetch(prefetch_span next, std::int64_t rows) noexcept {
+    if (next.data == nullptr || rows <= 0) return;
+    data = reinterpret_cast<const char*>(next.data);
+    lines = (next.floats * static_cast<std::int64_t>(sizeof(float)) + 63) / 64;
+    per_row = (lines + rows - 1) / rows;
+  }
+  void issue() noexcept {
+    for (std::int64_t end = done + per_row < lines ? done + per_row : lines; done < end; ++done)
+      __builtin_prefetch(data + done * 64, 0, 2);
+  }
+};
+
 template <int V, bool Partial, bool Shift>
-void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, int used, const float* lane_scale,
-                const float* lane_shift) noexcept {
+void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, int used, int period,
+                const float* lane_scale, const float* lane_shift, row_prefetch& prefetch) noexcept {
   vec scale[V], shift[V];
   for (int v = 0; v < V; ++v) {
-    scale[v] = ops::load(lane_scale + v * W);
-    shift[v] = Shift ? ops::load(lane_shift + v * W) : ops::splat(0.0f);
+    scale[v] = ops::load(lane_scale + (v % period) * W);
+    shift[v] = Shift ? ops::load(lane_shift + (v % period) * W) : ops::splat(0.0f);
   }
   for (std::int64_t r = 0; r < rows; ++r) {
+    prefetch.issue();
     const float* in = x + r * step;
     float* outp = y + r * step;
     for (int v = 0; v < V; ++v) {
@@ -432,18 +465,22 @@ void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, 
   }
 }
 
-void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift) noexcept {
+void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift,
+                 prefetch_span next) noexcept {
   const float* params[2] = {scale, shift};
   for_each_row_run(b, params, 2, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
                                      std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
+    // Sub-groups walk the block once each: the first one prefetches.
+    row_prefetch prefetch(first == 0 ? next : prefetch_span{}, rows);
     with_vectors(g, [&](auto v, auto partial) {
       constexpr int kV = decltype(v)::value;
       constexpr bool kPartial = decltype(partial)::value;
       auto run = [&](const float* in, float* outp, std::int64_t n) {
         if (shift != nullptr)
-          rows_scale<kV, kPartial, true>(in, outp, g.step, n, g.used_lanes, lanes[0], lanes[1]);
+          rows_scale<kV, kPartial, true>(in, outp, g.step, n, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
         else
-          rows_scale<kV, kPartial, false>(in, outp, g.step, n, g.used_lanes, lanes[0], lanes[1]);
+          rows_scale<kV, kPartial, false>(in, outp, g.step, n, g.used_lanes, g.period, lanes[0], lanes[1],
+                                          prefetch);
       };
       run(x + first, y + first, rows);
       if (left_floats > 0) {
@@ -482,8 +519,9 @@ void segment_grad_sums(const float* x, const float* dy, std::int64_t step, int r
   }
 }
 
+// Per-lane sums over `rows` rows; vectors v and v + period are added, the first `period` stored.
 template <int V, bool Partial>
-void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int64_t rows, int used,
+void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int64_t rows, int used, int period,
                     float* lane_dyx, float* lane_dy) noexcept {
   lane_sums<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
@@ -511,7 +549,13 @@ void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int
       acc.dy[v] = level[k].dy[v] + acc.dy[v];
     }
   }
-  for (int v = 0; v < V; ++v) {
+  for (int width = V / 2; width >= period; width /= 2) {
+    for (int v = 0; v < width; ++v) {
+      acc.dyx[v] = acc.dyx[v] + acc.dyx[v + width];
+      acc.dy[v] = acc.dy[v] + acc.dy[v + width];
+    }
+  }
+  for (int v = 0; v < period; ++v) {
     ops::store(lane_dyx + v * W, acc.dyx[v]);
     ops::store(lane_dy + v * W, acc.dy[v]);
   }
@@ -526,12 +570,12 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
     const std::int64_t rows = b.positions / g.positions;
     if (rows > 0) {
       with_vectors(g, [&](auto v, auto partial) {
-        rows_grad_sums<decltype(v)::value, decltype(partial)::value>(x, dy, g.step, rows, g.used_lanes, lane_dyx,
-                                                                     lane_dy);
+        rows_grad_sums<decltype(v)::value, decltype(partial)::value>(x, dy, g.step, rows, g.used_lanes, g.period,
+                                                                     lane_dyx, lane_dy);
       });
-      for (int l = 0; l < g.vectors * W; ++l) {
-        sum_dyx[l % b.channels] += static_cast<double>(lane_dyx[l]);
-        sum_dy[l % b.channels] += static_cast<double>(lane_dy[l]);
+      for (int l = 0, ch = 0; l < g.period * W; ++l, ch = ch + 1 == b.channels ? 0 : ch + 1) {
+        sum_dyx[ch] += static_cast<double>(lane_dyx[l]);
+        sum_dy[ch] += static_cast<double>(lane_dy[l]);
       }
     }
     const std::int64_t done = rows * g.positions;
@@ -548,7 +592,7 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
       const row_geometry g = subgroup_geometry(b, count);
       with_vectors(g, [&](auto v, auto partial) {
         rows_grad_sums<decltype(v)::value, decltype(partial)::value>(x + first, dy + first, g.step, b.positions,
-                                                                     g.used_lanes, lane_dyx, lane_dy);
+                                                                     g.used_lanes, g.period, lane_dyx, lane_dy);
       });
       for (int l = 0; l < count; ++l) {
         sum_dyx[first + l] = static_cast<double>(lane_dyx[l]);
@@ -564,12 +608,13 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
 
 template <int V, bool Partial>
 void rows_grad_apply(const float* x, const float* dy, float* dx, std::int64_t step, std::int64_t rows, int used,
-                     const float* lane_a, const float* lane_b, const float* lane_mean) noexcept {
+                     int period, const float* lane_a, const float* lane_b, const float* lane_mean) noexcept {
   vec a[V], b[V], mean[V];
   for (int v = 0; v < V; ++v) {
-    a[v] = ops::load(lane_a + v * W);
-    b[v] = ops::load(lane_b + v * W);
-    mean[v] = ops::load(lane_mean + v * W);
+    const int at = (v % period) * W;
+    a[v] = ops::load(lane_a + at);
+    b[v] = ops::load(lane_b + at);
+    mean[v] = ops::load(lane_mean + at);
   }
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t at = r * step;
@@ -589,15 +634,15 @@ void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b,
     with_vectors(g, [&](auto v, auto partial) {
       constexpr int kV = decltype(v)::value;
       constexpr bool kPartial = decltype(partial)::value;
-      rows_grad_apply<kV, kPartial>(x + first, dy + first, dx + first, g.step, rows, g.used_lanes, lanes[0],
-                                    lanes[1], lanes[2]);
+      rows_grad_apply<kV, kPartial>(x + first, dy + first, dx + first, g.step, rows, g.used_lanes, g.period,
+                                    lanes[0], lanes[1], lanes[2]);
       if (left_floats > 0) {
         alignas(64) float px[kMaxLanes] = {};
         alignas(64) float pg[kMaxLanes] = {};
         const std::size_t bytes = static_cast<std::size_t>(left_floats) * sizeof(float);
         std::memcpy(px, x + rows * g.step, bytes);
         std::memcpy(pg, dy + rows * g.step, bytes);
-        rows_grad_apply<kV, kPartial>(px, pg, px, g.step, 1, g.used_lanes, lanes[0], lanes[1], lanes[2]);
+        rows_grad_apply<kV, kPartial>(px, pg, px, g.step, 1, g.used_lanes, g.period, lanes[0], lanes[1], lanes[2]);
         std::memcpy(dx + rows * g.step, px, bytes);
       }
     });

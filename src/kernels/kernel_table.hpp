@@ -11,11 +11,12 @@ namespace varnorm::detail {
 // Most channels one block covers: per-channel results of a block fit in fixed arrays on the stack.
 inline constexpr int kMaxGroupChannels = 64;
 
-// Count, mean and sum of squared deviations (M2) of a set of values.
+// Count, mean and sum of squared deviations (M2) of a set of values. A plain aggregate: arrays of it are
+// left uninitialised on hot paths; `moments{}` is the empty set.
 struct moments {
-  double count = 0.0;
-  double mean = 0.0;
-  double m2 = 0.0;
+  double count;
+  double mean;
+  double m2;
 };
 
 // Chan et al.'s pairwise update: the moments of the union of two disjoint sets.
@@ -40,6 +41,13 @@ struct block_shape {
   int channels = 1;
 };
 
+// Memory a kernel should start loading into cache while it works: the next block's input, so that its
+// statistics pass finds it there while this block's output streams out. Empty: nothing to prefetch.
+struct prefetch_span {
+  const float* data = nullptr;
+  std::int64_t floats = 0;
+};
+
 struct kernel_table {
   const char* name;  // as varnorm_isa() reports it
 
@@ -48,8 +56,8 @@ struct kernel_table {
   void (*block_moments)(const float* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x.
-  void (*block_scale)(const float* x, float* y, block_shape block, const float* scale,
-                      const float* shift) noexcept;
+  void (*block_scale)(const float* x, float* y, block_shape block, const float* scale, const float* shift,
+                      prefetch_span next) noexcept;
 
   // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
   void (*block_grad_sums)(const float* x, const float* dy, block_shape block, double* sum_dyx,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
 
 #ifndef VARNORM_KERNEL_SCALAR
 #include <xsimd/xsimd.hpp>
@@ -34,7 +35,13 @@ struct vector_ops {
   static vec load(const float* p) noexcept { return vec::load_unaligned(p); }
   static void store(float* p, vec v) noexcept { v.store_unaligned(p); }
   static vec splat(float v) noexcept { return vec(v); }
-  static vec fma(vec a, vec b, vec c) noexcept { return xsimd::fma(a, b, c); }
+  static vec fma(vec a, vec b, vec c) noexcept {
+#if XSIMD_WITH_AVX512F
+    // xsimd 8.1 has no AVX-512 fma kernel and falls back to a * b + c (two roundings, two instructions).
+    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return vec(_mm512_fmadd_ps(a, b, c));
+#endif
+    return xsimd::fma(a, b, c);
+  }
 };
 #endif
 
