@@ -47,7 +47,9 @@ const kernel_table* lookup(const char* name, bool* known) noexcept {
     if (std::strcmp(n, name) == 0) *known = true;
   if (!*known) return nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
-  const auto cpu = xsimd::available_architectures();
+  // xsimd's CPUID decoding, constructed here rather than through xsimd::available_architectures(), whose
+  // function-local static would be a global symbol of libvarnorm.a shared with any other xsimd user.
+  const xsimd::detail::supported_arch cpu;
   const unsigned long long xcr0 = enabled_register_state();
   const bool ymm_state = (xcr0 & 0x6u) == 0x6u;     // SSE and AVX state
   const bool zmm_state = (xcr0 & 0xE6u) == 0xE6u;   // plus opmask and upper ZMM state

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <map>
 #include <memory>
 #include <mutex>
 
@@ -14,11 +13,16 @@
 namespace varnorm::detail {
 namespace {
 
+// Largest arena kept; a larger max_threads gets this many threads, which still honours "at most k".
+constexpr int kMaxArenaThreads = 256;
+
 // One arena per requested size, created on first use and kept for the life of the process (never
-// destroyed, so no static-destruction order issue with TBB's own globals).
+// destroyed, so no static-destruction order issue with TBB's own globals). A plain array rather than a
+// map keeps std:: template instances (weak symbols) out of the archive.
 tbb::task_arena* arena_for(int threads) {
   static std::mutex guard;
-  static std::map<int, tbb::task_arena*> arenas;
+  static tbb::task_arena* arenas[kMaxArenaThreads + 1] = {};
+  threads = std::min(threads, kMaxArenaThreads);
   std::lock_guard<std::mutex> lock(guard);
   tbb::task_arena*& slot = arenas[threads];
   if (slot == nullptr) {
@@ -44,7 +48,7 @@ int thread_budget(int max_threads) noexcept {
   if (max_threads == 1) return 1;
   const int available = tbb::this_task_arena::max_concurrency();
   if (max_threads == 0) return std::max(available, 1);
-  return max_threads;
+  return std::min(max_threads, kMaxArenaThreads);
 }
 
 void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept {
