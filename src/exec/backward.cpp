@@ -200,8 +200,9 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
     if (b.dbeta != nullptr && affine > 0) std::memset(b.dbeta, 0, static_cast<std::size_t>(affine) * sizeof(float));
     return VARNORM_OK;
   }
-  const work_plan w = make_work_plan(p);
-  const backward_call f{p, b, w, active_kernels()};
+  const kernel_table& kernels = active_kernels();
+  const work_plan w = make_work_plan(p, kernels);
+  const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p, thread_budget(p.max_threads));
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: each key's units in sample order, their terms summed as they come, so no buffer is needed.

@@ -649,7 +649,7 @@ void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b,
   });
 }
 
-constexpr kernel_table kTable = {kernel_name, block_moments, block_scale, block_grad_sums, block_grad_apply};
+constexpr kernel_table kTable = {kernel_name, kernel_fused_multiply_add, block_moments, block_scale, block_grad_sums, block_grad_apply};
 
 }  // namespace
 
