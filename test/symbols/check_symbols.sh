@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Symbol hygiene of a static libvarnorm.a. Fails when
+#  1. an object defines a global symbol that is neither a C symbol varnorm_* nor in namespace varnorm:
+#     such a symbol can collide with, or silently be replaced by, the consumer's own definition
+#     (a template instantiation from std::, xsimd or TBB compiled with the consumer's flags and headers);
+#  2. a weak (or GNU-unique) symbol defined in a per-ISA kernel object (isa_*.cpp.o) is also defined in
+#     another object of the archive: the linker keeps one copy for all callers, possibly the one compiled
+#     with -mavx512f, and runs it on the SSE2 path of a CPU without AVX-512.
+# Tolerated, and nothing else:
+#  - DW.ref.__gxx_personality_v0: a compiler-generated, hidden, weak pointer to the C++ exception
+#    personality routine, the same eight bytes in every C++ object; it holds no code, so neither the
+#    collision nor the ISA argument applies.
+#  - in parallel_tbb.cpp.o (the one object that includes TBB), WEAK definitions of TBB's own entities:
+#    typeinfo of tbb::detail::d1::task and its bases (vague linkage, emitted wherever a task is derived)
+#    and tbb::detail::d0::atomic_do_once<lambda of task_arena::initialize()>. They come from TBB's inline
+#    header code, every program that uses TBB's headers defines them identically, and a consumer of the
+#    TBB build must link that same TBB (pkg-config Requires.private, find_dependency in the CMake package).
+#    A varnorm type in their template arguments would make them internal, so they cannot carry our code.
+# Usage: check_symbols.sh NM ARCHIVE
+set -euo pipefail
+nm_tool=$1
+archive=$2
+
+# "object type mangled-name" for every defined global symbol.
+symbols=$("$nm_tool" -A -g --defined-only "$archive" |
+  awk '{ n = split($1, path, ":"); print path[n - 1], $(NF - 1), $NF }')
+[ -n "$symbols" ] || { echo "no symbols read from $archive"; exit 1; }
+
+demangle() { c++filt "$1" 2>/dev/null || echo "$1"; }
+
+failures=0
+exempt='^DW\.ref\.__gxx_personality_v0$'
+# Namespace varnorm in the Itanium C++ ABI: a nested name beginning with "7varnorm", optionally behind the
+# prefixes of vtables, typeinfo, typeinfo names, guard variables, thunks and function-local statics.
+ours='^(varnorm_|_Z(TV|TI|TS|GV|Th[^_]*_|Tv[^_]*_)*Z?NK?7varnorm)'
+tbb_own='^_Z(TV|TI|TS)?NK?3tbb'
+
+while read -r object type name; do
+  [[ $object == parallel_tbb.cpp.o && $type =~ ^[VWu]$ && $name =~ $tbb_own ]] && continue
+  if ! [[ $name =~ $ours || $name =~ $exempt ]]; then
+    echo "foreign global symbol in $object ($type): $(demangle "$name")  [$name]"
+    failures=$((failures + 1))
+  fi
+done <<<"$symbols"
+
+weak_in_isa=$(awk '$1 ~ /^isa_.*\.o$/ && $2 ~ /^[VWu]$/ { print $3 }' <<<"$symbols" | sort -u)
+for name in $weak_in_isa; do
+  [[ $name =~ $exempt ]] && continue
+  objects=$(awk -v s="$name" '$3 == s { print $1 }' <<<"$symbols" | sort -u)
+  if [ "$(wc -l <<<"$objects")" -gt 1 ]; then
+    echo "weak symbol of a per-ISA kernel object defined in several objects ($(echo $objects)):" \
+      "$(demangle "$name")  [$name]"
+    failures=$((failures + 1))
+  fi
+done
+
+if [ $failures -gt 0 ]; then
+  echo "$archive: $failures symbol problem(s)"
+  exit 1
+fi
+echo "$archive: $(wc -l <<<"$symbols") defined global symbols, all varnorm_* or varnorm::, no weak ISA duplicates"
