@@ -36,8 +36,12 @@ constexpr int kMaxVectors = kernel_max_vectors;
 constexpr int kMaxLanes = kMaxVectors * W;
 // Values one lane accumulates in float before its result joins the pairwise merge.
 constexpr int kSegmentRows = 16;
-// Levels of the pairwise merge: 2^40 segments is far beyond any block the work plan makes.
-constexpr int kMergeLevels = 40;
+// Levels of the pairwise merge: level k holds 2^k segments, one position per row at least.
+constexpr int kMergeLevels = 1 + []() {
+  int levels = 0;
+  while ((std::int64_t{kSegmentRows} << levels) < kMaxBlockPositions) ++levels;
+  return levels;
+}();
 
 constexpr float kInverse[kSegmentRows + 1] = {0.0f,        1.0f,        1.0f / 2,  1.0f / 3,  1.0f / 4,
                                               1.0f / 5,    1.0f / 6,    1.0f / 7,  1.0f / 8,  1.0f / 9,

@@ -11,6 +11,10 @@ namespace varnorm::detail {
 // Most channels one block covers: per-channel results of a block fit in fixed arrays on the stack.
 inline constexpr int kMaxGroupChannels = 64;
 
+// Most positions one block covers: bounds the kernels' stack use (their pairwise merge has one level per
+// doubling of the block). The work plan's tiles stay below it.
+inline constexpr std::int64_t kMaxBlockPositions = std::int64_t{1} << 18;
+
 // Count, mean and sum of squared deviations (M2) of a set of values. A plain aggregate: arrays of it are
 // left uninitialised on hot paths; `moments{}` is the empty set.
 struct moments {

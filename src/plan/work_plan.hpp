@@ -13,6 +13,7 @@ namespace varnorm::detail {
 
 // Floats a spatial tile spans: 128 KiB, half of a small L2, large enough that per-tile overhead is noise.
 inline constexpr std::int64_t kTileFloats = std::int64_t{1} << 15;
+static_assert(kTileFloats <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
 
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
