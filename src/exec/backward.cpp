@@ -203,7 +203,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const kernel_table& kernels = active_kernels();
   const work_plan w = make_work_plan(p, kernels);
   const backward_call f{p, b, w, kernels};
-  const schedule s = choose_schedule(w, p, thread_budget(p.max_threads));
+  const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: each key's units in sample order, their terms summed as they come, so no buffer is needed.
   for (std::int64_t key = 0; key < w.keys; ++key) {

@@ -127,7 +127,7 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const kernel_table& kernels = active_kernels();
   const work_plan w = make_work_plan(p, kernels);
   const forward_call f{p, b, w, kernels};
-  const schedule s = choose_schedule(w, p, thread_budget(p.max_threads));
+  const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
   auto units = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t u = begin; u < end; ++u) run_unit(f, u, u + 1 < end ? u + 1 : -1);

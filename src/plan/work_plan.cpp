@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "threading/parallel.hpp"
+
 namespace varnorm::detail {
 
 work_plan make_work_plan(const problem& p, const kernel_table& kernels) noexcept {
@@ -45,12 +47,14 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
   return b;
 }
 
-schedule choose_schedule(const work_plan& w, const problem& p, int thread_budget) noexcept {
+schedule choose_schedule(const work_plan& w, const problem& p) noexcept {
   schedule s;
-  if (thread_budget <= 1 || p.elements() < kParallelMinElements) return s;
-  s.threads = thread_budget;
+  if (p.max_threads == 1 || p.elements() < kParallelMinElements) return s;
+  const int budget = thread_budget(p.max_threads);
+  if (budget <= 1) return s;
+  s.threads = budget;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
-  s.split_tiles = w.tiles > 1 && w.units() < 4 * static_cast<std::int64_t>(thread_budget);
+  s.split_tiles = w.tiles > 1 && w.units() < 4 * static_cast<std::int64_t>(budget);
   return s;
 }
 

@@ -52,6 +52,8 @@ struct schedule {
   int threads = 1;           // 1: everything on the calling thread
   bool split_tiles = false;  // spread the tiles of each unit over threads (few, large units)
 };
-schedule choose_schedule(const work_plan& w, const problem& p, int thread_budget) noexcept;
+// Asks the threading layer for a thread budget only for calls that may go parallel, so that small calls
+// and max_threads = 1 never touch TBB (the real-time path).
+schedule choose_schedule(const work_plan& w, const problem& p) noexcept;
 
 }  // namespace varnorm::detail
