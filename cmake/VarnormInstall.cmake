@@ -40,25 +40,19 @@ install(TARGETS varnorm EXPORT varnormTargets
 install(EXPORT varnormTargets NAMESPACE varnorm:: DESTINATION ${VARNORM_INSTALL_CMAKEDIR}
         COMPONENT varnorm_development)
 
-# CMake package. The config template decides from VARNORM_WITH_TBB whether consumers need TBB too.
-configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/varnormConfig.cmake.in
-                              ${PROJECT_BINARY_DIR}/varnormConfig.cmake
-                              INSTALL_DESTINATION ${VARNORM_INSTALL_CMAKEDIR})
-write_basic_package_version_file(${PROJECT_BINARY_DIR}/varnormConfigVersion.cmake
-                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
-install(FILES ${PROJECT_BINARY_DIR}/varnormConfig.cmake ${PROJECT_BINARY_DIR}/varnormConfigVersion.cmake
-        DESTINATION ${VARNORM_INSTALL_CMAKEDIR} COMPONENT varnorm_development)
-
-# pkg-config. libvarnorm.a is C++: a C program linking it needs the C++ runtime that CMake would add for a
-# C++ link, i.e. the libraries the C++ compiler links implicitly and the C compiler does not (libstdc++ and
-# libm for GCC, libc++ for clang with -stdlib=libc++), plus the thread library where libc lacks pthreads.
-set(VARNORM_PC_LIBS_PRIVATE "")
+# libvarnorm.a is C++: a program linked by the C compiler needs the C++ runtime that a C++ link would add,
+# i.e. the libraries the C++ compiler links implicitly and the C compiler does not (libstdc++ and libm for
+# GCC; libc++ for clang with -stdlib=libc++). Both the CMake package (for C-only projects) and the
+# pkg-config file (always) name them.
+set(VARNORM_CXX_RUNTIME_LIBRARIES "")
 foreach(lib IN LISTS CMAKE_CXX_IMPLICIT_LINK_LIBRARIES)
-  if(NOT lib IN_LIST CMAKE_C_IMPLICIT_LINK_LIBRARIES AND NOT lib IN_LIST VARNORM_PC_LIBS_PRIVATE)
-    list(APPEND VARNORM_PC_LIBS_PRIVATE ${lib})
+  if(NOT lib IN_LIST CMAKE_C_IMPLICIT_LINK_LIBRARIES AND NOT lib IN_LIST VARNORM_CXX_RUNTIME_LIBRARIES)
+    list(APPEND VARNORM_CXX_RUNTIME_LIBRARIES ${lib})
   endif()
 endforeach()
-list(TRANSFORM VARNORM_PC_LIBS_PRIVATE PREPEND "-l")
+
+# pkg-config: the C++ runtime, plus the thread library where libc lacks pthreads (empty on glibc >= 2.34).
+list(TRANSFORM VARNORM_CXX_RUNTIME_LIBRARIES PREPEND "-l" OUTPUT_VARIABLE VARNORM_PC_LIBS_PRIVATE)
 set(THREADS_PREFER_PTHREAD_FLAG OFF)
 find_package(Threads REQUIRED)
 if(CMAKE_THREAD_LIBS_INIT)
@@ -90,3 +84,12 @@ endforeach()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/varnorm.pc.in ${PROJECT_BINARY_DIR}/varnorm.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/varnorm.pc DESTINATION ${VARNORM_INSTALL_PKGCONFIGDIR}
         COMPONENT varnorm_development)
+
+# CMake package. The config template decides from VARNORM_WITH_TBB whether consumers need TBB too.
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/varnormConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/varnormConfig.cmake
+                              INSTALL_DESTINATION ${VARNORM_INSTALL_CMAKEDIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/varnormConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/varnormConfig.cmake ${PROJECT_BINARY_DIR}/varnormConfigVersion.cmake
+        DESTINATION ${VARNORM_INSTALL_CMAKEDIR} COMPONENT varnorm_development)

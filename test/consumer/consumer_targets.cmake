@@ -1,0 +1,20 @@
+# The consumer programs for the languages the including project enabled, linked to varnorm::varnorm
+# however that project got it. Strict warnings on the consumers' side check that the public headers
+# compile cleanly there.
+get_property(consumer_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+set(consumer_programs "")
+if("C" IN_LIST consumer_languages)
+  add_executable(consumer_c ${CMAKE_CURRENT_LIST_DIR}/consumer.c)
+  set_target_properties(consumer_c PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+  target_link_libraries(consumer_c PRIVATE m)
+  list(APPEND consumer_programs consumer_c)
+endif()
+if("CXX" IN_LIST consumer_languages)
+  add_executable(consumer_cpp ${CMAKE_CURRENT_LIST_DIR}/consumer.cpp)
+  set_target_properties(consumer_cpp PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  list(APPEND consumer_programs consumer_cpp)
+endif()
+foreach(program IN LISTS consumer_programs)
+  target_link_libraries(${program} PRIVATE varnorm::varnorm)
+  target_compile_options(${program} PRIVATE -Wall -Wextra -Wpedantic -Wconversion -Werror)
+endforeach()
