@@ -65,7 +65,7 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
   const float* x = f.b.x + tb.offset;
   float* y = f.b.y + tb.offset;
   if (!c.needs_exact) {
-    f.k.block_scale(x, y, tb.shape, c.scale, f.b.beta != nullptr ? c.shift : nullptr, next);
+    f.k.block_scale(x, y, tb.shape, c.scale, f.b.beta != nullptr ? c.shift : nullptr, next, f.w.stream_output);
     return;
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {

@@ -450,7 +450,7 @@ struct row_prefetch {
   }
 };
 
-template <int V, bool Partial, bool Shift>
+template <int V, bool Partial, bool Shift, bool Stream>
 void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, int used, int period,
                 const float* lane_scale, const float* lane_shift, row_prefetch& prefetch) noexcept {
   vec scale[V], shift[V];
@@ -464,36 +464,81 @@ void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, 
     float* outp = y + r * step;
     for (int v = 0; v < V; ++v) {
       const vec xv = load_row_vector<V, Partial>(in, v, used);
-      store_row_vector<V, Partial>(outp, v, used, Shift ? ops::fma(xv, scale[v], shift[v]) : xv * scale[v]);
+      const vec out = Shift ? ops::fma(xv, scale[v], shift[v]) : xv * scale[v];
+      if constexpr (Stream)
+        ops::stream(outp + v * W, out);
+      else
+        store_row_vector<V, Partial>(outp, v, used, out);
     }
   }
 }
 
+template <int V, bool Partial, bool Stream>
+void rows_scale_with(bool shifted, const float* x, float* y, std::int64_t rows, const row_geometry& g,
+                     const float (*lanes)[kMaxLanes], row_prefetch& prefetch) noexcept {
+  if (shifted)
+    rows_scale<V, Partial, true, Stream>(x, y, g.step, rows, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
+  else
+    rows_scale<V, Partial, false, Stream>(x, y, g.step, rows, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
+}
+
+// `floats` (< one row) of a contiguous block as one zero-padded row: the same arithmetic as whole rows.
+template <int V>
+void scale_partial_row(bool shifted, const float* x, float* y, std::int64_t floats, const row_geometry& g,
+                       const float (*lanes)[kMaxLanes]) noexcept {
+  if (floats <= 0) return;
+  alignas(64) float padded[kMaxLanes] = {};
+  const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
+  std::memcpy(padded, x, bytes);
+  row_prefetch none(prefetch_span{}, 0);
+  rows_scale_with<V, false, false>(shifted, padded, padded, 1, g, lanes, none);
+  std::memcpy(y, padded, bytes);
+}
+
+// Contiguous block with streaming stores: the positions before the first vector-aligned output row go
+// through the padded path, so every element gets the same arithmetic whatever y's alignment (in place and
+// out of place stay bitwise equal). False when no position of the first row starts a vector-aligned output.
+bool scale_streaming(const float* x, float* y, block_shape b, bool shifted, const float (*lanes)[kMaxLanes],
+                     prefetch_span next) noexcept {
+  const row_geometry g = contiguous_geometry(b);
+  constexpr std::uintptr_t kVectorBytes = W * sizeof(float);
+  std::int64_t head = 0;
+  while (head < g.positions && head < b.positions &&
+         reinterpret_cast<std::uintptr_t>(y + head * b.channels) % kVectorBytes != 0)
+    ++head;
+  if (head == g.positions || head == b.positions) return false;
+  const std::int64_t rows = (b.positions - head) / g.positions;
+  const std::int64_t body = head + rows * g.positions;
+  with_vectors(g, [&](auto v, auto) {
+    constexpr int kV = decltype(v)::value;
+    // Rows whose lanes start at a channel other than 0 would need rotated lanes: only whole positions move.
+    scale_partial_row<kV>(shifted, x, y, head * b.channels, g, lanes);
+    row_prefetch prefetch(next, rows);
+    const std::int64_t at = head * b.stride;
+    rows_scale_with<kV, false, true>(shifted, x + at, y + at, rows, g, lanes, prefetch);
+    scale_partial_row<kV>(shifted, x + body * b.stride, y + body * b.stride, (b.positions - body) * b.channels, g,
+                          lanes);
+  });
+  ops::stream_fence();
+  return true;
+}
+
 void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift,
-                 prefetch_span next) noexcept {
+                 prefetch_span next, bool stream) noexcept {
   const float* params[2] = {scale, shift};
+  const bool shifted = shift != nullptr;
   for_each_row_run(b, params, 2, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
                                      std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
+    if constexpr (ops::has_streaming_store) {
+      if (stream && walks_contiguously(b) && scale_streaming(x, y, b, shifted, lanes, next)) return;
+    }
     // Sub-groups walk the block once each: the first one prefetches.
     row_prefetch prefetch(first == 0 ? next : prefetch_span{}, rows);
     with_vectors(g, [&](auto v, auto partial) {
       constexpr int kV = decltype(v)::value;
-      constexpr bool kPartial = decltype(partial)::value;
-      auto run = [&](const float* in, float* outp, std::int64_t n) {
-        if (shift != nullptr)
-          rows_scale<kV, kPartial, true>(in, outp, g.step, n, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
-        else
-          rows_scale<kV, kPartial, false>(in, outp, g.step, n, g.used_lanes, g.period, lanes[0], lanes[1],
-                                          prefetch);
-      };
-      run(x + first, y + first, rows);
-      if (left_floats > 0) {
-        alignas(64) float padded[kMaxLanes] = {};
-        const std::size_t bytes = static_cast<std::size_t>(left_floats) * sizeof(float);
-        std::memcpy(padded, x + rows * g.step, bytes);
-        run(padded, padded, 1);
-        std::memcpy(y + rows * g.step, padded, bytes);
-      }
+      rows_scale_with<kV, decltype(partial)::value, false>(shifted, x + first, y + first, rows, g, lanes, prefetch);
+      if constexpr (!decltype(partial)::value)
+        scale_partial_row<kV>(shifted, x + rows * g.step, y + rows * g.step, left_floats, g, lanes);
     });
   });
 }

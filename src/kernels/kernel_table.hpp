@@ -60,9 +60,10 @@ struct kernel_table {
   // non-finite input gives non-finite moments.
   void (*block_moments)(const float* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
-  // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x.
+  // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x. `stream`: y will not stay in
+  // cache, write it with non-temporal stores where the ISA has them (same values either way).
   void (*block_scale)(const float* x, float* y, block_shape block, const float* scale, const float* shift,
-                      prefetch_span next) noexcept;
+                      prefetch_span next, bool stream) noexcept;
 
   // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
   void (*block_grad_sums)(const float* x, const float* dy, block_shape block, double* sum_dyx,

@@ -25,6 +25,9 @@ struct vector_ops<scalar_arch> {
   static vec splat(float v) noexcept { return v; }
   // No fused multiply-add: the portable set must not depend on FMA hardware (nor call libm's fma).
   static vec fma(vec a, vec b, vec c) noexcept { return a * b + c; }
+  static constexpr bool has_streaming_store = false;
+  static void stream(float* p, vec v) noexcept { *p = v; }
+  static void stream_fence() noexcept {}
 };
 
 #ifndef VARNORM_KERNEL_SCALAR
@@ -32,16 +35,51 @@ template <class Arch>
 struct vector_ops {
   using vec = xsimd::batch<float, Arch>;
   static constexpr int width = static_cast<int>(vec::size);
+#if XSIMD_WITH_AVX512F
+  static constexpr bool is_avx512 = std::is_base_of<xsimd::avx512f, Arch>::value;
+#else
+  static constexpr bool is_avx512 = false;
+#endif
+#if XSIMD_WITH_AVX
+  static constexpr bool is_avx = std::is_base_of<xsimd::avx, Arch>::value;
+#else
+  static constexpr bool is_avx = false;
+#endif
   static vec load(const float* p) noexcept { return vec::load_unaligned(p); }
   static void store(float* p, vec v) noexcept { v.store_unaligned(p); }
   static vec splat(float v) noexcept { return vec(v); }
   static vec fma(vec a, vec b, vec c) noexcept {
 #if XSIMD_WITH_AVX512F
     // xsimd 8.1 has no AVX-512 fma kernel and falls back to a * b + c (two roundings, two instructions).
-    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return vec(_mm512_fmadd_ps(a, b, c));
+    if constexpr (is_avx512) return vec(_mm512_fmadd_ps(a, b, c));
 #endif
     return xsimd::fma(a, b, c);
   }
+
+  // Non-temporal stores of a full vector to a vector-aligned address: output that will not fit in cache
+  // goes straight to memory instead of being read in first (write-allocate) and evicting useful lines.
+#if XSIMD_WITH_SSE2
+  static constexpr bool has_streaming_store = true;
+  static void stream(float* p, vec v) noexcept {
+    if constexpr (is_avx512) {
+#if XSIMD_WITH_AVX512F
+      _mm512_stream_ps(p, v);
+#endif
+    } else if constexpr (is_avx) {
+#if XSIMD_WITH_AVX
+      _mm256_stream_ps(p, v);
+#endif
+    } else {
+      _mm_stream_ps(p, v);
+    }
+  }
+  // Streaming stores are weakly ordered: fence before another thread may read the output.
+  static void stream_fence() noexcept { _mm_sfence(); }
+#else
+  static constexpr bool has_streaming_store = false;
+  static void stream(float* p, vec v) noexcept { store(p, v); }
+  static void stream_fence() noexcept {}
+#endif
 };
 #endif
 

@@ -18,6 +18,7 @@ work_plan make_work_plan(const problem& p, const kernel_table& kernels) noexcept
   }
   w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
+  w.stream_output = p.elements() * static_cast<std::int64_t>(sizeof(float)) >= kStreamOutputBytes;
   // AUTO: both algorithms read memory once. With FMA, Welford's update (one load, five vector operations
   // per vector) beats the two-pass's second sweep over each segment; without FMA (sse2, scalar) each of its
   // multiply-adds costs two instructions and the two-pass wins. Measured in README "Statistics".

@@ -15,6 +15,11 @@ namespace varnorm::detail {
 inline constexpr std::int64_t kTileFloats = std::int64_t{1} << 15;
 static_assert(kTileFloats <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
 
+// Outputs at least this large are written with non-temporal stores: they cannot stay in a typical L3 (half
+// of a 32 MiB L3 here) with their input, and skipping the write-allocate read saves a third of the traffic.
+// Measured on a 64 MiB forward: 1.4x faster; on 8 MiB (still cache-resident) regular stores win.
+inline constexpr std::int64_t kStreamOutputBytes = std::int64_t{16} << 20;
+
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
 
@@ -26,6 +31,7 @@ struct work_plan {
   std::int64_t tile_positions = 0;  // spatial positions per tile
   std::int64_t tiles = 0;           // tiles per unit
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
+  bool stream_output = false;       // see kStreamOutputBytes
 
   std::int64_t units() const noexcept { return samples * keys; }
 };
