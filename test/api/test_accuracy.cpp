@@ -1,0 +1,124 @@
+// The accuracy promise of varnorm.h / README "Statistics": the relative error of var is at most
+// 4 * ceil(log2 M) * kappa * 2^-24, kappa = sqrt(1 + M*mean^2 / sum((x - mean)^2)). Checked against the
+// long double oracle for M from 2 to 2^20 and |mean|/std from 0 to 1e4, Gaussian, ramp and spiky planes,
+// both layouts, both algorithms, every kernel set. var is read back from rstd with eps = 0.
+#include <varnorm/varnorm.h>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "support/cases.hpp"
+#include "support/isa.hpp"
+#include "support/oracle.hpp"
+#include "support/tolerance.hpp"
+
+using namespace varnorm_test;
+
+namespace {
+
+enum class plane_kind { gaussian, ramp, spiky };
+
+// One plane of M values with mean mean_over_std * std, std an awkward 0.037 so nothing is a power of two.
+void fill_plane(const varnorm_desc& d, std::vector<float>& x, std::int64_t sample, std::int64_t channel,
+                plane_kind kind, double mean_over_std, std::mt19937_64& rng) {
+  const double spread = 0.037, mean = mean_over_std * spread;
+  const std::int64_t m = d.h * d.w;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (std::int64_t p = 0; p < m; ++p) {
+    double v = 0;
+    switch (kind) {
+      case plane_kind::gaussian: v = normal(rng); break;
+      // A steady trend: the data drifts away from the block's first value, which two-pass shifts by.
+      case plane_kind::ramp: v = std::sqrt(12.0) * (static_cast<double>(p) / static_cast<double>(m) - 0.5); break;
+      // Mostly the mean, one value in 64 (and the last) far off: a variance carried by few values.
+      case plane_kind::spiky: v = (p % 64 == 63 || p == m - 1) ? 8.0 * normal(rng) : 0.0; break;
+    }
+    x[static_cast<std::size_t>(element_offset(d, sample, channel, p))] = static_cast<float>(mean + spread * v);
+  }
+}
+
+// Forward with eps = 0 on every kernel set and both algorithms; each plane's var = 1 / rstd^2 (in double from
+// the float rstd) must be within the promise of the oracle's var.
+void check_variance_promise(varnorm_desc d, const std::vector<float>& x) {
+  d.eps = 0.0f;
+  const std::vector<float> alpha(affine_size(d), 1.0f);
+  const oracle_forward_result oracle = oracle_forward(d, x.data(), alpha.data(), static_cast<const float*>(nullptr));
+  const std::int64_t m = d.h * d.w;
+  std::vector<float> y(x.size()), rstd(stats_size(d));
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+      d.algorithm = algorithm;
+      REQUIRE(varnorm_forward(&d, x.data(), alpha.data(), nullptr, y.data(), nullptr, rstd.data()) == VARNORM_OK);
+      for (std::size_t plane = 0; plane < rstd.size(); ++plane) {
+        const oracle_plane& o = oracle.planes[plane];
+        const double var = 1.0 / (static_cast<double>(rstd[plane]) * static_cast<double>(rstd[plane]));
+        const double relative_error = std::fabs(var / static_cast<double>(o.var) - 1.0);
+        // rstd is rounded to float (relative error <= u), so var = 1/rstd^2 carries 2u more than the
+        // promise; kSecondOrder covers second-order terms and the double-precision steps.
+        const double bound = variance_bound(m, o.kappa) + 2 * kFloatUnit + kSecondOrder;
+        CAPTURE(isa, algorithm, d.layout, m, plane, static_cast<double>(o.kappa), relative_error, bound);
+        CHECK(relative_error <= bound);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("accuracy promise: relative error of var within 4*ceil(log2 M)*kappa*2^-24 for M up to 4097, "
+          "|mean|/std up to 1e4, NCHW and NHWC, both algorithms, every ISA",
+          "[accuracy]") {
+  const double ratios[] = {0.0, 1.0, 1e2, 1e4};
+  const plane_kind kinds[] = {plane_kind::gaussian, plane_kind::ramp, plane_kind::spiky};
+  std::uint64_t seed = 2000;
+  for (std::int64_t m : {2, 3, 5, 17, 100, 1000, 4097}) {
+    for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+      // One sample, a channel per (kind, ratio); NHWC with 12 channels walks them as one interleaved group.
+      const varnorm_desc d = make_desc(1, 12, m, 1, layout, VARNORM_ALGORITHM_AUTO, layout == VARNORM_LAYOUT_NCHW ? 1 : 0,
+                                       false, 0.0f);
+      std::vector<float> x(tensor_size(d));
+      std::mt19937_64 rng(seed++);
+      std::int64_t channel = 0;
+      for (plane_kind kind : kinds)
+        for (double ratio : ratios) fill_plane(d, x, 0, channel++, kind, ratio, rng);
+      check_variance_promise(d, x);
+    }
+  }
+}
+
+TEST_CASE("accuracy promise holds for planes spanning several tiles (M = 3 * 2^15 + 5) and NHWC wider than a group",
+          "[accuracy]") {
+  std::mt19937_64 rng(2100);
+  {
+    const varnorm_desc d = make_desc(1, 3, 3 * 32768 + 5, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f);
+    std::vector<float> x(tensor_size(d));
+    fill_plane(d, x, 0, 0, plane_kind::gaussian, 1e4, rng);
+    fill_plane(d, x, 0, 1, plane_kind::ramp, 1e3, rng);
+    fill_plane(d, x, 0, 2, plane_kind::spiky, 1e2, rng);
+    check_variance_promise(d, x);
+  }
+  {
+    // 70 channels: a group of 64 and one of 6, each walked as sub-groups with one channel per lane.
+    const varnorm_desc d = make_desc(1, 70, 1000, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false, 0.0f);
+    std::vector<float> x(tensor_size(d));
+    for (std::int64_t c = 0; c < d.c; ++c)
+      fill_plane(d, x, 0, c, static_cast<plane_kind>(c % 3), c % 2 == 0 ? 1e4 : 10.0, rng);
+    check_variance_promise(d, x);
+  }
+}
+
+TEST_CASE("accuracy promise holds for M = 2^20 with |mean|/std = 1e4 and 1e3", "[accuracy][large]") {
+  // The largest planes of the suite: two of 2^20 values (8 MiB of x).
+  const varnorm_desc d = make_desc(1, 2, 1024, 1024, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f);
+  std::vector<float> x(tensor_size(d));
+  std::mt19937_64 rng(2200);
+  fill_plane(d, x, 0, 0, plane_kind::gaussian, 1e4, rng);
+  fill_plane(d, x, 0, 1, plane_kind::ramp, 1e3, rng);
+  check_variance_promise(d, x);
+}
