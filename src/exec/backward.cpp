@@ -91,7 +91,8 @@ unit_terms unit_gradients(const backward_call& f, std::int64_t u, const unit_sum
 
 void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
-  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, c.a, c.b, c.mean);
+  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, c.a, c.b, c.mean,
+                       f.w.stream_output);
 }
 
 unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {

@@ -59,13 +59,12 @@ unit_coefficients finish_unit(const forward_call& f, std::int64_t u, TileMoments
 
 // y for one tile. A scale beyond float range (eps = 0 and a variance near 1e-77) takes the double path, so
 // that y is the correctly rounded product rather than x * inf.
-void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c,
-                prefetch_span next = {}) noexcept {
+void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
   const float* x = f.b.x + tb.offset;
   float* y = f.b.y + tb.offset;
   if (!c.needs_exact) {
-    f.k.block_scale(x, y, tb.shape, c.scale, f.b.beta != nullptr ? c.shift : nullptr, next, f.w.stream_output);
+    f.k.block_scale(x, y, tb.shape, c.scale, f.b.beta != nullptr ? c.shift : nullptr, f.w.stream_output);
     return;
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {
@@ -81,23 +80,14 @@ void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments
   f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
 }
 
-// The input of unit u's first tile when it is one contiguous range (NCHW, or NHWC with one channel group).
-prefetch_span first_tile_input(const forward_call& f, std::int64_t u) noexcept {
-  const tile_block tb = tile_at(f.w, f.p, u, 0);
-  if (tb.shape.stride != tb.shape.channels) return {};
-  return {f.b.x + tb.offset, tb.shape.positions * tb.shape.stride};
-}
-
-// A whole unit on one thread: no allocation, everything on the stack. While its last tile's output is
-// written, unit `next` (if any) is prefetched for its statistics pass.
-void run_unit(const forward_call& f, std::int64_t u, std::int64_t next) noexcept {
+// A whole unit on one thread: no allocation, everything on the stack.
+void run_unit(const forward_call& f, std::int64_t u) noexcept {
   moments scratch[kMaxGroupChannels];
   const unit_coefficients c = finish_unit(f, u, [&](std::int64_t t) {
     tile_moments(f, u, t, scratch);
     return scratch;
   });
-  for (std::int64_t t = 0; t < f.w.tiles; ++t)
-    scale_tile(f, u, t, c, t + 1 == f.w.tiles && next >= 0 ? first_tile_input(f, next) : prefetch_span{});
+  for (std::int64_t t = 0; t < f.w.tiles; ++t) scale_tile(f, u, t, c);
 }
 
 // Few, large units: tiles of all units in parallel, statistics merged per unit in tile order.
@@ -130,7 +120,7 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
   auto units = [&](std::int64_t begin, std::int64_t end) noexcept {
-    for (std::int64_t u = begin; u < end; ++u) run_unit(f, u, u + 1 < end ? u + 1 : -1);
+    for (std::int64_t i = begin; i < end; ++i) run_unit(f, unit_in_memory_order(w, i));
   };
   if (s.threads > 1)
     parallel_for(w.units(), 1, p.max_threads, units);

@@ -328,6 +328,13 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
   }
 }
 
+// The mean of a channel: from the plain sums, except where M2 is exactly 0. Then every value equals the
+// shifted mean exactly, while a plain float sum of 3 copies of x may round: the residue would survive the
+// tile merge as a variance above 0 in a constant plane.
+double exact_when_constant(double m2, double shifted_mean, double summed_mean) noexcept {
+  return m2 == 0.0 ? shifted_mean : summed_mean;
+}
+
 // Lanes l < lanes, each over `count` values with mean lane_shift + lane_mean, combined in double into
 // out[l % channels] (Chan's formula for equal counts).
 void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2, const float* lane_sum,
@@ -347,7 +354,7 @@ void combine_lanes(const float* lane_shift, const float* lane_mean, const float*
     }
     moments m;
     m.count = count * lanes_per_channel;
-    m.mean = sum / m.count;
+    m.mean = exact_when_constant(m2, mean_of_lanes, sum / m.count);
     m.m2 = m2;
     out[ch] = merge_moments(out[ch], m);
   }
@@ -386,8 +393,9 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
       for (int l = 0; l < count; ++l) {
         moments m;
         m.count = static_cast<double>(b.positions);
-        m.mean = static_cast<double>(lane_sum[l]) / m.count;
         m.m2 = static_cast<double>(lane_m2[l]);
+        m.mean = exact_when_constant(m.m2, static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]),
+                                     static_cast<double>(lane_sum[l]) / m.count);
         out[first + l] = m;
       }
     }
@@ -406,141 +414,145 @@ void block_moments(const float* x, block_shape b, varnorm_algorithm algorithm, m
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Elementwise passes. Each walks whole rows in place, then the positions left over (contiguous blocks) as one
-// zero-padded row through the same arithmetic, so every element of a block gets bitwise the same treatment.
+// Elementwise passes: forward's y = x * scale (+ shift) and backward's dx, on one engine.
 
-// Runs row_op(row pointers...) over all rows of a block, for each sub-group, with the geometry's V.
-// RowOp: template <int V, bool Partial> void operator()(std::int64_t offset, std::int64_t rows,
-//                                                       std::int64_t step, int used, const float* lane_params...)
-template <class Apply>
-void for_each_row_run(block_shape b, const float* const* per_channel, int params, Apply&& apply) noexcept {
-  alignas(64) float lanes[4][kMaxLanes];
-  if (walks_contiguously(b)) {
-    const row_geometry g = contiguous_geometry(b);
-    for (int i = 0; i < params; ++i)
-      if (per_channel[i] != nullptr) lanes_of(per_channel[i], g, b.channels, true, lanes[i]);
-    const std::int64_t rows = b.positions / g.positions;
-    const std::int64_t left = b.positions - rows * g.positions;
-    apply(g, std::int64_t{0}, rows, left * b.channels, lanes);
-  } else {
-    for (int first = 0; first < b.channels; first += kMaxLanes) {
-      const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
-      const row_geometry g = subgroup_geometry(b, count);
-      for (int i = 0; i < params; ++i)
-        if (per_channel[i] != nullptr) lanes_of(per_channel[i] + first, g, count, false, lanes[i]);
-      apply(g, std::int64_t{first}, b.positions, std::int64_t{0}, lanes);
-    }
-  }
-}
-
-// Cache lines of `next` spread evenly over the rows, so the loads overlap this pass's stores.
-struct row_prefetch {
-  const char* data = nullptr;
-  std::int64_t lines = 0, per_row = 0, done = 0;
-
-  row_prefetch(prefetch_span next, std::int64_t rows) noexcept {
-    if (next.data == nullptr || rows <= 0) return;
-    data = reinterpret_cast<const char*>(next.data);
-    lines = (next.floats * static_cast<std::int64_t>(sizeof(float)) + 63) / 64;
-    per_row = (lines + rows - 1) / rows;
-  }
-  void issue() noexcept {
-    for (std::int64_t end = done + per_row < lines ? done + per_row : lines; done < end; ++done)
-      __builtin_prefetch(data + done * 64, 0, 2);
-  }
+// The arithmetic of an elementwise pass, per vector: `in` holds the pass's inputs (x, and dy in backward),
+// `p` its per-lane parameters.
+struct scale_op {  // y = x * scale
+  static constexpr int inputs = 1;
+  static vec apply(const vec* in, const vec* p) noexcept { return in[0] * p[0]; }
+};
+struct scale_shift_op {  // y = x * scale + shift
+  static constexpr int inputs = 1;
+  static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(in[0], p[0], p[1]); }
+};
+struct grad_op {  // dx = a * dy + b * (x - mean)
+  static constexpr int inputs = 2;
+  static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(p[1], in[0] - p[2], p[0] * in[1]); }
 };
 
-template <int V, bool Partial, bool Shift, bool Stream>
-void rows_scale(const float* x, float* y, std::int64_t step, std::int64_t rows, int used, int period,
-                const float* lane_scale, const float* lane_shift, row_prefetch& prefetch) noexcept {
-  vec scale[V], shift[V];
-  for (int v = 0; v < V; ++v) {
-    scale[v] = ops::load(lane_scale + (v % period) * W);
-    shift[v] = Shift ? ops::load(lane_shift + (v % period) * W) : ops::splat(0.0f);
-  }
+constexpr int kMaxParams = 3;
+
+// Rows of an elementwise pass. Stream: full, vector-aligned rows written with non-temporal stores.
+template <class Op, int V, bool Partial, bool Stream>
+void rows_elementwise(const float* const* in, float* out, std::int64_t step, std::int64_t rows, int used,
+                      int period, const float (*lanes)[kMaxLanes]) noexcept {
+  vec param[V][kMaxParams];
+  for (int v = 0; v < V; ++v)
+    for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + (v % period) * W);
   for (std::int64_t r = 0; r < rows; ++r) {
-    prefetch.issue();
-    const float* in = x + r * step;
-    float* outp = y + r * step;
+    const std::int64_t at = r * step;
     for (int v = 0; v < V; ++v) {
-      const vec xv = load_row_vector<V, Partial>(in, v, used);
-      const vec out = Shift ? ops::fma(xv, scale[v], shift[v]) : xv * scale[v];
+      vec values[Op::inputs];
+      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(in[i] + at, v, used);
+      const vec result = Op::apply(values, param[v]);
       if constexpr (Stream)
-        ops::stream(outp + v * W, out);
+        ops::stream(out + at + v * W, result);
       else
-        store_row_vector<V, Partial>(outp, v, used, out);
+        store_row_vector<V, Partial>(out + at, v, used, result);
     }
   }
-}
-
-template <int V, bool Partial, bool Stream>
-void rows_scale_with(bool shifted, const float* x, float* y, std::int64_t rows, const row_geometry& g,
-                     const float (*lanes)[kMaxLanes], row_prefetch& prefetch) noexcept {
-  if (shifted)
-    rows_scale<V, Partial, true, Stream>(x, y, g.step, rows, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
-  else
-    rows_scale<V, Partial, false, Stream>(x, y, g.step, rows, g.used_lanes, g.period, lanes[0], lanes[1], prefetch);
 }
 
 // `floats` (< one row) of a contiguous block as one zero-padded row: the same arithmetic as whole rows.
-template <int V>
-void scale_partial_row(bool shifted, const float* x, float* y, std::int64_t floats, const row_geometry& g,
-                       const float (*lanes)[kMaxLanes]) noexcept {
+template <class Op, int V>
+void elementwise_partial_row(const float* const* in, float* out, std::int64_t floats, const row_geometry& g,
+                             const float (*lanes)[kMaxLanes]) noexcept {
   if (floats <= 0) return;
-  alignas(64) float padded[kMaxLanes] = {};
+  alignas(64) float padded[Op::inputs][kMaxLanes] = {};
+  const float* padded_in[Op::inputs];
   const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
-  std::memcpy(padded, x, bytes);
-  row_prefetch none(prefetch_span{}, 0);
-  rows_scale_with<V, false, false>(shifted, padded, padded, 1, g, lanes, none);
-  std::memcpy(y, padded, bytes);
+  for (int i = 0; i < Op::inputs; ++i) {
+    std::memcpy(padded[i], in[i], bytes);
+    padded_in[i] = padded[i];
+  }
+  rows_elementwise<Op, V, false, false>(padded_in, padded[0], g.step, 1, g.used_lanes, g.period, lanes);
+  std::memcpy(out, padded[0], bytes);
 }
 
-// Contiguous block with streaming stores: the positions before the first vector-aligned output row go
-// through the padded path, so every element gets the same arithmetic whatever y's alignment (in place and
-// out of place stay bitwise equal). False when no position of the first row starts a vector-aligned output.
-bool scale_streaming(const float* x, float* y, block_shape b, bool shifted, const float (*lanes)[kMaxLanes],
-                     prefetch_span next) noexcept {
+template <int Inputs>
+struct shifted_inputs {
+  const float* at[Inputs];
+  shifted_inputs(const float* const* in, std::int64_t offset) noexcept {
+    for (int i = 0; i < Inputs; ++i) at[i] = in[i] + offset;
+  }
+};
+
+// A contiguous block with streaming stores. The positions before the first vector-aligned output row go
+// through the padded path, so every element gets the same arithmetic whatever the output's alignment (in
+// place and out of place stay bitwise equal). False when no position of the first row starts a
+// vector-aligned output.
+template <class Op>
+bool elementwise_streaming(const float* const* in, float* out, block_shape b,
+                           const float (*lanes)[kMaxLanes]) noexcept {
   const row_geometry g = contiguous_geometry(b);
   constexpr std::uintptr_t kVectorBytes = W * sizeof(float);
   std::int64_t head = 0;
   while (head < g.positions && head < b.positions &&
-         reinterpret_cast<std::uintptr_t>(y + head * b.channels) % kVectorBytes != 0)
+         reinterpret_cast<std::uintptr_t>(out + head * b.channels) % kVectorBytes != 0)
     ++head;
   if (head == g.positions || head == b.positions) return false;
   const std::int64_t rows = (b.positions - head) / g.positions;
   const std::int64_t body = head + rows * g.positions;
   with_vectors(g, [&](auto v, auto) {
     constexpr int kV = decltype(v)::value;
-    // Rows whose lanes start at a channel other than 0 would need rotated lanes: only whole positions move.
-    scale_partial_row<kV>(shifted, x, y, head * b.channels, g, lanes);
-    row_prefetch prefetch(next, rows);
+    // Whole positions only move to the padded path, so every row still starts at channel 0.
+    elementwise_partial_row<Op, kV>(in, out, head * b.channels, g, lanes);
     const std::int64_t at = head * b.stride;
-    rows_scale_with<kV, false, true>(shifted, x + at, y + at, rows, g, lanes, prefetch);
-    scale_partial_row<kV>(shifted, x + body * b.stride, y + body * b.stride, (b.positions - body) * b.channels, g,
-                          lanes);
+    rows_elementwise<Op, kV, false, true>(shifted_inputs<Op::inputs>(in, at).at, out + at, g.step, rows,
+                                          g.used_lanes, g.period, lanes);
+    const std::int64_t tail = body * b.stride;
+    elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, tail).at, out + tail,
+                                    (b.positions - body) * b.channels, g, lanes);
   });
   ops::stream_fence();
   return true;
 }
 
-void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift,
-                 prefetch_span next, bool stream) noexcept {
-  const float* params[2] = {scale, shift};
-  const bool shifted = shift != nullptr;
-  for_each_row_run(b, params, 2, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
-                                     std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
+// One elementwise pass over a block: whole rows in place, then the positions left over (contiguous
+// blocks) as one zero-padded row through the same arithmetic, so every element gets bitwise the same
+// treatment. `params` are per-channel arrays (unused ones may be NULL).
+template <class Op>
+void elementwise_pass(const float* const* in, float* out, block_shape b, const float* const* params,
+                      bool stream) noexcept {
+  alignas(64) float lanes[kMaxParams][kMaxLanes] = {};
+  if (walks_contiguously(b)) {
+    const row_geometry g = contiguous_geometry(b);
+    for (int i = 0; i < kMaxParams; ++i)
+      if (params[i] != nullptr) lanes_of(params[i], g, b.channels, true, lanes[i]);
     if constexpr (ops::has_streaming_store) {
-      if (stream && walks_contiguously(b) && scale_streaming(x, y, b, shifted, lanes, next)) return;
+      if (stream && elementwise_streaming<Op>(in, out, b, lanes)) return;
     }
-    // Sub-groups walk the block once each: the first one prefetches.
-    row_prefetch prefetch(first == 0 ? next : prefetch_span{}, rows);
-    with_vectors(g, [&](auto v, auto partial) {
+    const std::int64_t rows = b.positions / g.positions;
+    with_vectors(g, [&](auto v, auto) {
       constexpr int kV = decltype(v)::value;
-      rows_scale_with<kV, decltype(partial)::value, false>(shifted, x + first, y + first, rows, g, lanes, prefetch);
-      if constexpr (!decltype(partial)::value)
-        scale_partial_row<kV>(shifted, x + rows * g.step, y + rows * g.step, left_floats, g, lanes);
+      rows_elementwise<Op, kV, false, false>(in, out, g.step, rows, g.used_lanes, g.period, lanes);
+      const std::int64_t tail = rows * g.step;
+      elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, tail).at, out + tail,
+                                      (b.positions - rows * g.positions) * b.channels, g, lanes);
     });
-  });
+    return;
+  }
+  for (int first = 0; first < b.channels; first += kMaxLanes) {
+    const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
+    const row_geometry g = subgroup_geometry(b, count);
+    for (int i = 0; i < kMaxParams; ++i)
+      if (params[i] != nullptr) lanes_of(params[i] + first, g, count, false, lanes[i]);
+    with_vectors(g, [&](auto v, auto partial) {
+      rows_elementwise<Op, decltype(v)::value, decltype(partial)::value, false>(
+          shifted_inputs<Op::inputs>(in, first).at, out + first, g.step, b.positions, g.used_lanes, g.period, lanes);
+    });
+  }
+}
+
+void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift,
+                 bool stream) noexcept {
+  const float* in[1] = {x};
+  const float* params[kMaxParams] = {scale, shift, nullptr};
+  if (shift != nullptr)
+    elementwise_pass<scale_shift_op>(in, y, b, params, stream);
+  else
+    elementwise_pass<scale_op>(in, y, b, params, stream);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -655,47 +667,11 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
   }
 }
 
-template <int V, bool Partial>
-void rows_grad_apply(const float* x, const float* dy, float* dx, std::int64_t step, std::int64_t rows, int used,
-                     int period, const float* lane_a, const float* lane_b, const float* lane_mean) noexcept {
-  vec a[V], b[V], mean[V];
-  for (int v = 0; v < V; ++v) {
-    const int at = (v % period) * W;
-    a[v] = ops::load(lane_a + at);
-    b[v] = ops::load(lane_b + at);
-    mean[v] = ops::load(lane_mean + at);
-  }
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t at = r * step;
-    for (int v = 0; v < V; ++v) {
-      const vec xv = load_row_vector<V, Partial>(x + at, v, used);
-      const vec gv = load_row_vector<V, Partial>(dy + at, v, used);
-      store_row_vector<V, Partial>(dx + at, v, used, ops::fma(b[v], xv - mean[v], a[v] * gv));
-    }
-  }
-}
-
 void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b, const float* a, const float* bb,
-                      const float* mean) noexcept {
-  const float* params[3] = {a, bb, mean};
-  for_each_row_run(b, params, 3, [&](const row_geometry& g, std::int64_t first, std::int64_t rows,
-                                     std::int64_t left_floats, float (*lanes)[kMaxLanes]) {
-    with_vectors(g, [&](auto v, auto partial) {
-      constexpr int kV = decltype(v)::value;
-      constexpr bool kPartial = decltype(partial)::value;
-      rows_grad_apply<kV, kPartial>(x + first, dy + first, dx + first, g.step, rows, g.used_lanes, g.period,
-                                    lanes[0], lanes[1], lanes[2]);
-      if (left_floats > 0) {
-        alignas(64) float px[kMaxLanes] = {};
-        alignas(64) float pg[kMaxLanes] = {};
-        const std::size_t bytes = static_cast<std::size_t>(left_floats) * sizeof(float);
-        std::memcpy(px, x + rows * g.step, bytes);
-        std::memcpy(pg, dy + rows * g.step, bytes);
-        rows_grad_apply<kV, kPartial>(px, pg, px, g.step, 1, g.used_lanes, g.period, lanes[0], lanes[1], lanes[2]);
-        std::memcpy(dx + rows * g.step, px, bytes);
-      }
-    });
-  });
+                      const float* mean, bool stream) noexcept {
+  const float* in[2] = {x, dy};
+  const float* params[kMaxParams] = {a, bb, mean};
+  elementwise_pass<grad_op>(in, dx, b, params, stream);
 }
 
 constexpr kernel_table kTable = {kernel_name, kernel_fused_multiply_add, block_moments, block_scale, block_grad_sums, block_grad_apply};

@@ -45,13 +45,6 @@ struct block_shape {
   int channels = 1;
 };
 
-// Memory a kernel should start loading into cache while it works: the next block's input, so that its
-// statistics pass finds it there while this block's output streams out. Empty: nothing to prefetch.
-struct prefetch_span {
-  const float* data = nullptr;
-  std::int64_t floats = 0;
-};
-
 struct kernel_table {
   const char* name;  // as varnorm_isa() reports it
   bool fused_multiply_add;  // the ISA has FMA: Welford's update is then cheaper than a second pass
@@ -63,15 +56,15 @@ struct kernel_table {
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x. `stream`: y will not stay in
   // cache, write it with non-temporal stores where the ISA has them (same values either way).
   void (*block_scale)(const float* x, float* y, block_shape block, const float* scale, const float* shift,
-                      prefetch_span next, bool stream) noexcept;
+                      bool stream) noexcept;
 
   // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
   void (*block_grad_sums)(const float* x, const float* dy, block_shape block, double* sum_dyx,
                           double* sum_dy) noexcept;
 
-  // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy.
+  // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy. `stream`: as block_scale.
   void (*block_grad_apply)(const float* x, const float* dy, float* dx, block_shape block, const float* a,
-                           const float* b, const float* mean) noexcept;
+                           const float* b, const float* mean, bool stream) noexcept;
 };
 
 }  // namespace varnorm::detail

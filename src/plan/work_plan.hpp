@@ -46,6 +46,12 @@ struct unit_index {
 };
 inline unit_index unit_at(const work_plan& w, std::int64_t u) noexcept { return {u % w.samples, u / w.samples}; }
 
+// The unit that is i-th in memory order (sample-major), for passes with no reduction across samples: their
+// consecutive units are then adjacent in memory, which hardware prefetchers follow.
+inline std::int64_t unit_in_memory_order(const work_plan& w, std::int64_t i) noexcept {
+  return (i % w.keys) * w.samples + i / w.keys;
+}
+
 // The block of tile t of unit u, and the offset of its first element in x (and y, dy, dx).
 struct tile_block {
   std::int64_t offset;
