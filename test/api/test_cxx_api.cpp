@@ -1,0 +1,211 @@
+// The C++ API (varnorm.hpp): Status, Shape/Options defaults, forward/backward wrappers giving the C API's
+// bits, undersized spans rejected before anything is written, and the VarianceNorm2d layer: espnet()
+// (NCHW, correction 1, bias accepted and unused), score_sde_jax() (NHWC, correction 0, bias applied), alpha
+// initialised to 1 + N(0, 0.02) from a seed, and backward filling the parameter gradients.
+#include <varnorm/varnorm.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "support/cases.hpp"
+#include "support/compare.hpp"
+
+using namespace varnorm_test;
+
+namespace {
+
+constexpr float kSentinel = -777.25f;
+
+bool all_equal(const std::vector<float>& v, float value) {
+  for (float f : v)
+    if (!(f == value)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("C++ Status wraps a varnorm_status: ok, bool, message, comparison", "[cxx]") {
+  constexpr varnorm::Status ok;
+  static_assert(ok.ok() && ok.code() == VARNORM_OK, "default Status is success");
+  const varnorm::Status overlap(VARNORM_ERROR_OVERLAP);
+  CHECK(static_cast<bool>(ok));
+  CHECK_FALSE(static_cast<bool>(overlap));
+  CHECK_FALSE(overlap.ok());
+  CHECK(overlap.code() == VARNORM_ERROR_OVERLAP);
+  CHECK(std::strcmp(overlap.message(), varnorm_status_string(VARNORM_ERROR_OVERLAP)) == 0);
+  CHECK(overlap == varnorm::Status(VARNORM_ERROR_OVERLAP));
+  CHECK(overlap != ok);
+}
+
+TEST_CASE("C++ Shape and Options default to the C descriptor's defaults", "[cxx]") {
+  const varnorm::Shape shape;
+  CHECK(shape.n == 0);
+  CHECK(shape.c == 0);
+  CHECK(shape.h == 0);
+  CHECK(shape.w == 0);
+  CHECK(shape.layout == varnorm::Layout::nchw);
+  const varnorm::Options options;
+  const varnorm_desc d = varnorm_desc_make(0, 0, 0, 0, VARNORM_LAYOUT_NCHW);
+  CHECK(static_cast<int>(options.algorithm) == static_cast<int>(d.algorithm));
+  CHECK(options.eps == d.eps);
+  CHECK(options.correction == d.correction);
+  CHECK(options.per_sample_affine == (d.per_sample_affine != 0));
+  CHECK(options.max_threads == d.max_threads);
+}
+
+TEST_CASE("C++ forward and backward give the same bits as the C API", "[cxx]") {
+  for (bool per_sample : {false, true}) {
+    const varnorm::Shape shape{3, 5, 6, 7, varnorm::Layout::nhwc};
+    varnorm::Options options;
+    options.algorithm = varnorm::Algorithm::welford;
+    options.eps = 0.01f;
+    options.correction = 0;
+    options.per_sample_affine = per_sample;
+    const layer_case c = make_case(make_desc(3, 5, 6, 7, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, per_sample,
+                                             0.01f),
+                                   true, 404);
+    const forward_outputs expected = run_forward(c);
+    REQUIRE(expected.status == VARNORM_OK);
+    std::vector<float> y(c.x.size()), mean(expected.mean.size()), rstd(expected.rstd.size());
+    REQUIRE(varnorm::forward(shape, options, c.x, c.alpha, c.beta, y, mean, rstd).ok());
+    CHECK(bitwise_equal(y, expected.y));
+    CHECK(bitwise_equal(mean, expected.mean));
+    CHECK(bitwise_equal(rstd, expected.rstd));
+
+    const backward_outputs expected_grad = run_backward(c, expected.mean.data(), expected.rstd.data());
+    REQUIRE(expected_grad.status == VARNORM_OK);
+    std::vector<float> dx(c.x.size()), dalpha(c.alpha.size()), dbeta(c.alpha.size());
+    REQUIRE(varnorm::backward(shape, options, c.x, c.alpha, c.dy, mean, rstd, dx, dalpha, dbeta).ok());
+    CHECK(bitwise_equal(dx, expected_grad.dx));
+    CHECK(bitwise_equal(dalpha, expected_grad.dalpha));
+    CHECK(bitwise_equal(dbeta, expected_grad.dbeta));
+  }
+}
+
+TEST_CASE("C++ forward and backward reject every undersized span with invalid_argument and write nothing", "[cxx]") {
+  const varnorm::Shape shape{2, 3, 4, 5, varnorm::Layout::nchw};
+  const varnorm::Options options;
+  const std::size_t tensor = 120, stats = 6, affine = 3;
+  std::vector<float> x(tensor, 1.5f), dy(tensor, 0.5f), alpha(affine, 1.0f), beta(affine, 0.0f);
+  for (int shrink = 0; shrink < 6; ++shrink) {
+    std::vector<float> y(tensor, kSentinel), mean(stats, kSentinel), rstd(stats, kSentinel);
+    const varnorm::Span<const float> xs(x.data(), tensor - (shrink == 0)), as(alpha.data(), affine - (shrink == 1)),
+        bs(beta.data(), affine - (shrink == 2));
+    const varnorm::Span<float> ys(y.data(), tensor - (shrink == 3)), ms(mean.data(), stats - (shrink == 4)),
+        rs(rstd.data(), stats - (shrink == 5));
+    CAPTURE(shrink);
+    CHECK(varnorm::forward(shape, options, xs, as, bs, ys, ms, rs).code() == VARNORM_ERROR_INVALID_ARGUMENT);
+    CHECK(all_equal(y, kSentinel));
+    CHECK(all_equal(mean, kSentinel));
+    CHECK(all_equal(rstd, kSentinel));
+  }
+  std::vector<float> saved_mean(stats, 0.0f), saved_rstd(stats, 1.0f);
+  for (int shrink = 0; shrink < 8; ++shrink) {
+    std::vector<float> dx(tensor, kSentinel), dalpha(affine, kSentinel), dbeta(affine, kSentinel);
+    const varnorm::Span<const float> xs(x.data(), tensor - (shrink == 0)), as(alpha.data(), affine - (shrink == 1)),
+        gs(dy.data(), tensor - (shrink == 2)), ms(saved_mean.data(), stats - (shrink == 3)),
+        rs(saved_rstd.data(), stats - (shrink == 4));
+    const varnorm::Span<float> dxs(dx.data(), tensor - (shrink == 5)), das(dalpha.data(), affine - (shrink == 6)),
+        dbs(dbeta.data(), affine - (shrink == 7));
+    CAPTURE(shrink);
+    CHECK(varnorm::backward(shape, options, xs, as, gs, ms, rs, dxs, das, dbs).code() ==
+          VARNORM_ERROR_INVALID_ARGUMENT);
+    CHECK(all_equal(dx, kSentinel));
+    CHECK(all_equal(dalpha, kSentinel));
+    CHECK(all_equal(dbeta, kSentinel));
+  }
+}
+
+TEST_CASE("VarianceNorm2d::espnet is NCHW with correction 1 and accepts bias without applying it", "[cxx][layer]") {
+  varnorm::VarianceNorm2d plain = varnorm::VarianceNorm2d::espnet(6, /*bias=*/false, /*seed=*/3);
+  varnorm::VarianceNorm2d biased = varnorm::VarianceNorm2d::espnet(6, /*bias=*/true, /*seed=*/3);
+  CHECK(biased.bias());
+  CHECK_FALSE(biased.applies_bias());
+  CHECK(biased.layout() == varnorm::Layout::nchw);
+  CHECK(biased.options().correction == 1);
+  for (float& b : biased.beta()) b = 2.5f;  // a beta that would show if it were added
+
+  const layer_case c = make_case(make_desc(2, 6, 5, 4, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), false, 8);
+  std::vector<float> y_plain(c.x.size()), y_biased(c.x.size());
+  REQUIRE(plain.forward(2, 5, 4, c.x, y_plain).ok());
+  REQUIRE(biased.forward(2, 5, 4, c.x, y_biased).ok());
+  CHECK(bitwise_equal(y_plain, y_biased));
+
+  // The C API with the layer's alpha, no beta, NCHW, correction 1.
+  layer_case as_c = c;
+  as_c.alpha = biased.alpha();
+  const forward_outputs expected = run_forward(as_c);
+  REQUIRE(expected.status == VARNORM_OK);
+  CHECK(bitwise_equal(y_biased, expected.y));
+}
+
+TEST_CASE("VarianceNorm2d::score_sde_jax is NHWC with correction 0 and applies the bias", "[cxx][layer]") {
+  varnorm::VarianceNorm2d layer = varnorm::VarianceNorm2d::score_sde_jax(5, /*bias=*/true, /*seed=*/11);
+  CHECK(layer.applies_bias());
+  CHECK(layer.layout() == varnorm::Layout::nhwc);
+  CHECK(layer.options().correction == 0);
+  for (std::size_t i = 0; i < layer.beta().size(); ++i) layer.beta()[i] = 0.5f + static_cast<float>(i);
+
+  layer_case c = make_case(make_desc(2, 5, 3, 4, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), true, 12);
+  c.alpha = layer.alpha();
+  c.beta = layer.beta();
+  std::vector<float> y(c.x.size());
+  REQUIRE(layer.forward(2, 3, 4, c.x, y).ok());
+  const forward_outputs expected = run_forward(c);
+  REQUIRE(expected.status == VARNORM_OK);
+  CHECK(bitwise_equal(y, expected.y));
+
+  // backward overwrites alpha_grad and beta_grad with the C API's dalpha and dbeta.
+  std::vector<float> dx(c.x.size());
+  REQUIRE(layer.backward(2, 3, 4, c.x, c.dy, dx).ok());
+  const backward_outputs grad = run_backward(c);
+  REQUIRE(grad.status == VARNORM_OK);
+  CHECK(bitwise_equal(dx, grad.dx));
+  CHECK(bitwise_equal(layer.alpha_grad(), grad.dalpha));
+  CHECK(bitwise_equal(layer.beta_grad(), grad.dbeta));
+}
+
+TEST_CASE("VarianceNorm2d backward fills alpha_grad (and leaves beta_grad alone when the bias is not applied)",
+          "[cxx][layer]") {
+  varnorm::VarianceNorm2d layer = varnorm::VarianceNorm2d::espnet(4, /*bias=*/true, /*seed=*/5);
+  layer_case c = make_case(make_desc(3, 4, 6, 2, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), false, 21);
+  c.alpha = layer.alpha();
+  std::vector<float> y(c.x.size()), mean(12), rstd(12), dx(c.x.size());
+  REQUIRE(layer.forward(3, 6, 2, c.x, y, mean, rstd).ok());
+  REQUIRE(layer.backward(3, 6, 2, c.x, c.dy, dx, mean, rstd).ok());
+  const backward_outputs grad = run_backward(c);
+  REQUIRE(grad.status == VARNORM_OK);
+  CHECK(bitwise_equal(dx, grad.dx));
+  CHECK(bitwise_equal(layer.alpha_grad(), grad.dalpha));
+  CHECK_FALSE(all_equal(layer.alpha_grad(), 0.0f));
+  CHECK(all_equal(layer.beta_grad(), 0.0f));
+}
+
+TEST_CASE("VarianceNorm2d alpha is 1 + N(0, 0.02): reproducible from the seed, different across seeds, "
+          "with the right sample mean and spread",
+          "[cxx][layer]") {
+  auto a = varnorm::VarianceNorm2d::espnet(4096, false, 1);
+  auto b = varnorm::VarianceNorm2d::score_sde_jax(4096, true, 1);
+  auto other = varnorm::VarianceNorm2d::espnet(4096, false, 2);
+  CHECK(a.num_features() == 4096);
+  CHECK(bitwise_equal(a.alpha(), b.alpha()));
+  const std::vector<float>& alpha = a.alpha();
+  const std::vector<float>& alpha_other = other.alpha();
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < alpha.size(); ++i) same += alpha[i] == alpha_other[i];
+  CHECK(same < 10);
+
+  double sum = 0, sum_sq = 0;
+  for (float v : alpha) sum += static_cast<double>(v);
+  const double n = static_cast<double>(alpha.size()), mean = sum / n;
+  for (float v : alpha) sum_sq += (static_cast<double>(v) - mean) * (static_cast<double>(v) - mean);
+  const double std_dev = std::sqrt(sum_sq / (n - 1));
+  // Standard errors for 4096 draws: of the mean 0.02/64, of the std about 0.02/sqrt(2*4096); 4 of each.
+  CHECK(std::fabs(mean - 1.0) <= 4 * 0.02 / std::sqrt(n));
+  CHECK(std::fabs(std_dev - 0.02) <= 4 * 0.02 / std::sqrt(2 * n));
+  CHECK(all_equal(a.beta(), 0.0f));
+}
