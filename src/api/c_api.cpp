@@ -44,7 +44,7 @@ varnorm_status varnorm_backward(const varnorm_desc* desc, const float* x, const 
 }
 
 const char* varnorm_status_string(varnorm_status status) {
-  switch (status) {
+  switch (varnorm::detail::enum_value(status)) {
     case VARNORM_OK: return "success";
     case VARNORM_ERROR_NULL_POINTER: return "a required pointer is NULL";
     case VARNORM_ERROR_INVALID_SHAPE: return "invalid shape: a negative dimension or a size that overflows";

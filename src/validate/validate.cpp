@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace varnorm::detail {
 namespace {
@@ -11,9 +12,10 @@ namespace {
 // broken decides the status.
 
 varnorm_status check_descriptor(const varnorm_desc& d) noexcept {
-  if (d.layout != VARNORM_LAYOUT_NCHW && d.layout != VARNORM_LAYOUT_NHWC) return VARNORM_ERROR_INVALID_ARGUMENT;
-  if (d.algorithm != VARNORM_ALGORITHM_AUTO && d.algorithm != VARNORM_ALGORITHM_TWO_PASS &&
-      d.algorithm != VARNORM_ALGORITHM_WELFORD)
+  const std::int32_t layout = enum_value(d.layout), algorithm = enum_value(d.algorithm);
+  if (layout != VARNORM_LAYOUT_NCHW && layout != VARNORM_LAYOUT_NHWC) return VARNORM_ERROR_INVALID_ARGUMENT;
+  if (algorithm != VARNORM_ALGORITHM_AUTO && algorithm != VARNORM_ALGORITHM_TWO_PASS &&
+      algorithm != VARNORM_ALGORITHM_WELFORD)
     return VARNORM_ERROR_INVALID_ARGUMENT;
   if (!(d.eps >= 0.0f) || std::isinf(d.eps)) return VARNORM_ERROR_INVALID_ARGUMENT;  // rejects NaN too
   if (d.correction != 0 && d.correction != 1) return VARNORM_ERROR_INVALID_ARGUMENT;

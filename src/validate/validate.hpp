@@ -5,6 +5,7 @@
 #include <varnorm/varnorm.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace varnorm::detail {
 
@@ -46,6 +47,16 @@ struct backward_buffers {
   float* dalpha;
   float* dbeta;
 };
+
+// The integer a C caller stored in an enum field. Loading an enum object that holds a value outside its
+// enumerators is undefined behaviour in C++ (and UBSan aborts on it), so untrusted fields are read as bytes.
+template <class Enum>
+std::int32_t enum_value(const Enum& field) noexcept {
+  static_assert(sizeof(Enum) == sizeof(std::int32_t), "C enums of the API are int-sized");
+  std::int32_t value;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
 
 varnorm_status validate_forward(const varnorm_desc* desc, const forward_buffers& b, problem* out) noexcept;
 varnorm_status validate_backward(const varnorm_desc* desc, const backward_buffers& b, problem* out) noexcept;
