@@ -2,9 +2,10 @@
 
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 
 #if defined(__x86_64__) || defined(_M_X64)
-#include <xsimd/config/xsimd_cpuid.hpp>
+#include <cpuid.h>
 #endif
 
 namespace varnorm::detail {
@@ -28,14 +29,39 @@ namespace {
 
 #if defined(__x86_64__) || defined(_M_X64)
 // CPUID says what the core implements; XCR0 says whether the OS saves the wider registers on a context
-// switch. Both must hold before a kernel set that uses them may run (xsimd 8.1 checks only CPUID).
+// switch. Both must hold before a kernel set that uses them may run.
 unsigned long long enabled_register_state() noexcept {
-  unsigned eax = 0, ecx = 0, edx = 0, ebx = 0;
-  __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
-  if (((ecx >> 27) & 1u) == 0) return 0;  // no OSXSAVE: no xgetbv
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || ((ecx >> 27) & 1u) == 0) return 0;  // no OSXSAVE: no xgetbv
   unsigned lo = 0, hi = 0;
   __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (static_cast<unsigned long long>(hi) << 32) | lo;
+}
+
+// The CPUID bits the x86 kernel sets need, read with the compiler's <cpuid.h> (static inline functions).
+// xsimd's decoder would leave its inline constructor xsimd::detail::supported_arch::supported_arch() in
+// libvarnorm.a as a weak global symbol whenever it is not inlined (-O2 -g does not), merged at link time
+// with the copy of any other xsimd user, whose xsimd version may lay the struct out differently.
+struct cpu_features {
+  bool sse2 = false, fma = false, avx2 = false, avx512f = false, avx512cd = false, avx512dq = false,
+       avx512bw = false;
+};
+
+cpu_features read_cpu_features() noexcept {
+  cpu_features f;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+    f.sse2 = (edx >> 26) & 1u;
+    f.fma = (ecx >> 12) & 1u;
+  }
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    f.avx2 = (ebx >> 5) & 1u;
+    f.avx512f = (ebx >> 16) & 1u;
+    f.avx512dq = (ebx >> 17) & 1u;
+    f.avx512cd = (ebx >> 28) & 1u;
+    f.avx512bw = (ebx >> 30) & 1u;
+  }
+  return f;
 }
 #endif
 
@@ -47,9 +73,7 @@ const kernel_table* lookup(const char* name, bool* known) noexcept {
     if (std::strcmp(n, name) == 0) *known = true;
   if (!*known) return nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
-  // xsimd's CPUID decoding, constructed here rather than through xsimd::available_architectures(), whose
-  // function-local static would be a global symbol of libvarnorm.a shared with any other xsimd user.
-  const xsimd::detail::supported_arch cpu;
+  const cpu_features cpu = read_cpu_features();
   const unsigned long long xcr0 = enabled_register_state();
   const bool ymm_state = (xcr0 & 0x6u) == 0x6u;     // SSE and AVX state
   const bool zmm_state = (xcr0 & 0xE6u) == 0xE6u;   // plus opmask and upper ZMM state
@@ -62,7 +86,7 @@ const kernel_table* lookup(const char* name, bool* known) noexcept {
                                                                                      : nullptr;
 #endif
 #ifdef VARNORM_HAVE_AVX2
-  if (std::strcmp(name, "avx2") == 0) return cpu.avx2 && cpu.fma3_avx2 && ymm_state ? &avx2::kernel_set() : nullptr;
+  if (std::strcmp(name, "avx2") == 0) return cpu.avx2 && cpu.fma && ymm_state ? &avx2::kernel_set() : nullptr;
 #endif
 #ifdef VARNORM_HAVE_SSE2
   if (std::strcmp(name, "sse2") == 0) return cpu.sse2 ? &sse2::kernel_set() : nullptr;

@@ -401,7 +401,7 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
     }
   }
   for (int ch = 0; ch < b.channels; ++ch) {
-    if (!std::isfinite(out[ch].mean) || !std::isfinite(out[ch].m2))
+    if (!__builtin_isfinite(out[ch].mean) || !__builtin_isfinite(out[ch].m2))
       out[ch] = exact_moments(x + ch, b.positions, b.stride);
   }
 }
@@ -662,7 +662,7 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
     }
   }
   for (int ch = 0; ch < b.channels; ++ch) {
-    if (!std::isfinite(sum_dyx[ch]) || !std::isfinite(sum_dy[ch]))
+    if (!__builtin_isfinite(sum_dyx[ch]) || !__builtin_isfinite(sum_dy[ch]))
       exact_grad_sums(x + ch, dy + ch, b.positions, b.stride, &sum_dyx[ch], &sum_dy[ch]);
   }
 }

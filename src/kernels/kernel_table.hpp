@@ -23,6 +23,8 @@ struct moments {
   double m2;
 };
 
+namespace {  // internal linkage: each kernel set's copy is compiled with its ISA's flags and must stay its own
+
 // Chan et al.'s pairwise update: the moments of the union of two disjoint sets.
 inline moments merge_moments(const moments& a, const moments& b) noexcept {
   if (a.count == 0.0) return b;
@@ -35,6 +37,8 @@ inline moments merge_moments(const moments& a, const moments& b) noexcept {
   r.m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count);
   return r;
 }
+
+}  // namespace
 
 // Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels.
 // NCHW: a plane (or a tile of it) is a block with stride 1 and one channel.
