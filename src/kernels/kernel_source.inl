@@ -182,6 +182,23 @@ moments exact_moments(const float* x, std::int64_t positions, std::int64_t strid
   return m;
 }
 
+bool all_equal(const float* x, std::int64_t positions, std::int64_t stride) noexcept {
+  bool equal = true;
+  for (std::int64_t p = 1; p < positions; ++p) equal &= x[p * stride] == x[0];
+  return equal;
+}
+
+// Whether float statistics of a channel can stand. Squares of deviations below 2^-63 fall under float's
+// normal range (|x| near 1e-19 and below, or subnormal data) and overflow above 2^64: M2 is then recomputed in
+// double. M2 == 0 stands only for a channel whose values are really all equal (silence, constants), not for
+// one whose squares all underflowed.
+bool float_moments_trusted(const moments& m, const float* x, std::int64_t positions, std::int64_t stride) noexcept {
+  if (!__builtin_isfinite(m.mean) || !__builtin_isfinite(m.m2)) return false;
+  constexpr double kSmallestExactSquare = 0x1p-102;  // float's smallest normal, 2^-126, divided by 2^-24
+  if (m.m2 >= m.count * kSmallestExactSquare) return true;
+  return m.m2 == 0.0 && all_equal(x, positions, stride);
+}
+
 void exact_grad_sums(const float* x, const float* dy, std::int64_t positions, std::int64_t stride,
                      double* sum_dyx, double* sum_dy) noexcept {
   double a = 0.0, b = 0.0;
@@ -401,7 +418,7 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
     }
   }
   for (int ch = 0; ch < b.channels; ++ch) {
-    if (!__builtin_isfinite(out[ch].mean) || !__builtin_isfinite(out[ch].m2))
+    if (!float_moments_trusted(out[ch], x + ch, b.positions, b.stride))
       out[ch] = exact_moments(x + ch, b.positions, b.stride);
   }
 }
