@@ -62,6 +62,17 @@ class flush_denormals_scope {
  private:
   unsigned saved_;
 };
+
+// Whether FTZ takes effect here: valgrind, for one, ignores MXCSR's FTZ/DAZ bits, so the test has nothing to
+// check there.
+bool flush_to_zero_works() {
+  volatile float smallest_normal = std::numeric_limits<float>::min(), half = 0.5f, product = 1.0f;
+  {
+    flush_denormals_scope ftz_daz;
+    product = smallest_normal * half;
+  }
+  return product == 0.0f;
+}
 #endif
 
 }  // namespace
@@ -129,6 +140,10 @@ TEST_CASE("edge: with the caller's FTZ/DAZ set, subnormal inputs read as 0 and n
   std::vector<float> x(64);
   for (std::size_t i = 0; i < x.size(); ++i)
     x[i] = i % 2 == 0 ? static_cast<float>(i % 10) * 1e-39f : 1.0f + static_cast<float>(i) * 0.25f;
+  if (!flush_to_zero_works()) {
+    WARN("FTZ/DAZ not honoured on this machine or emulator (valgrind?): nothing to check");
+    return;
+  }
   std::vector<float> flushed = x;
   for (float& v : flushed)
     if (std::fpclassify(v) == FP_SUBNORMAL) v = 0.0f;
