@@ -2,7 +2,7 @@
 # Stage "sanitizers" of test/run.sh: the whole Catch2 suite (and every other ctest test) built with gcc and
 # -DVARNORM_SANITIZE=address,undefined, then the suite under valgrind memcheck on the scalar, sse2 and avx2
 # kernel sets only (valgrind cannot execute AVX-512). How TBB is handled: test/sanitize/README.md.
-# Build directories: build/asan, build/valgrind.
+# Build directories: build/asan, and build/release (shared with the unit stage) for valgrind.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -30,12 +30,14 @@ echo "--- address,undefined: $(( $(date +%s) - start )) s ---"
 
 echo "--- valgrind memcheck (scalar, sse2, avx2) ---"
 start=$(date +%s)
-if configure_build "$root/build/valgrind"; then
+# The unit stage's Release build, configured as test/run.sh does (built here if that stage did not run).
+if cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_WITH_TBB=ON \
+     >"$root/build/release.configure.log" 2>&1 && cmake --build "$root/build/release" -j "$jobs"; then
   # --errors-for-leak-kinds=definite: TBB's worker threads keep their thread-local blocks until process
   # exit ("possibly lost" at exit), which is not a leak of varnorm's (README.md here).
   VARNORM_TEST_ISAS=scalar,sse2,avx2 valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite -q \
-    "$root/build/valgrind/test/varnorm_tests" ${VARNORM_VALGRIND_TESTS:-} || status=1
+    "$root/build/release/test/varnorm_tests" ${VARNORM_VALGRIND_TESTS:-} || status=1
 else
   status=1
 fi
