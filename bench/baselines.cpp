@@ -1,0 +1,222 @@
+#include "baselines.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define VARNORM_BENCH_X86 1
+#endif
+
+#ifdef VARNORM_BENCH_HAVE_TBB
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#endif
+
+namespace vnbench {
+namespace {
+
+// One slice of work on the calling thread. `stream`: non-temporal stores for the aligned body.
+using SliceFn = void (*)(float* dst, const float* a, const float* b, std::size_t count, bool stream);
+
+#ifdef VARNORM_BENCH_X86
+
+// Scalar head until dst is 64-byte aligned (count of floats to do first).
+inline std::size_t head_to_align(const float* dst, std::size_t count) {
+  const auto misalign = reinterpret_cast<std::uintptr_t>(dst) % 64;
+  const std::size_t head = misalign == 0 ? 0 : (64 - misalign) / sizeof(float);
+  return head < count ? head : count;
+}
+
+__attribute__((target("avx512f"))) void copy_avx512(float* dst, const float* a, const float*, std::size_t count,
+                                                    bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
+  if (stream) {
+    for (; i + 16 <= count; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(a + i));
+    _mm_sfence();
+  } else {
+    for (; i + 16 <= count; i += 16) _mm512_store_ps(dst + i, _mm512_loadu_ps(a + i));
+  }
+  for (; i < count; ++i) dst[i] = a[i];
+}
+
+__attribute__((target("avx2"))) void copy_avx2(float* dst, const float* a, const float*, std::size_t count,
+                                               bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
+  if (stream) {
+    for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(a + i));
+    _mm_sfence();
+  } else {
+    for (; i + 8 <= count; i += 8) _mm256_store_ps(dst + i, _mm256_loadu_ps(a + i));
+  }
+  for (; i < count; ++i) dst[i] = a[i];
+}
+
+void copy_sse2(float* dst, const float* a, const float*, std::size_t count, bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
+  if (stream) {
+    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(a + i));
+    _mm_sfence();
+  } else {
+    for (; i + 4 <= count; i += 4) _mm_store_ps(dst + i, _mm_loadu_ps(a + i));
+  }
+  for (; i < count; ++i) dst[i] = a[i];
+}
+
+__attribute__((target("avx512f"))) void add_avx512(float* dst, const float* a, const float* b, std::size_t count,
+                                                   bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
+  if (stream) {
+    for (; i + 16 <= count; i += 16)
+      _mm512_stream_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    _mm_sfence();
+  } else {
+    for (; i + 16 <= count; i += 16)
+      _mm512_store_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  }
+  for (; i < count; ++i) dst[i] = a[i] + b[i];
+}
+
+__attribute__((target("avx2"))) void add_avx2(float* dst, const float* a, const float* b, std::size_t count,
+                                              bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
+  if (stream) {
+    for (; i + 8 <= count; i += 8)
+      _mm256_stream_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    _mm_sfence();
+  } else {
+    for (; i + 8 <= count; i += 8)
+      _mm256_store_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  for (; i < count; ++i) dst[i] = a[i] + b[i];
+}
+
+void add_sse2(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
+  if (stream) {
+    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+    _mm_sfence();
+  } else {
+    for (; i + 4 <= count; i += 4) _mm_store_ps(dst + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+  }
+  for (; i < count; ++i) dst[i] = a[i] + b[i];
+}
+
+enum class Isa { sse2, avx2, avx512 };
+
+Isa detect() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx2")) return Isa::avx2;
+  return Isa::sse2;
+}
+
+const Isa kIsa = detect();
+
+void copy_slice(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
+  if (!stream) {
+    std::memcpy(dst, a, count * sizeof(float));  // glibc's own best regular copy
+    return;
+  }
+  switch (kIsa) {
+    case Isa::avx512: copy_avx512(dst, a, b, count, stream); break;
+    case Isa::avx2: copy_avx2(dst, a, b, count, stream); break;
+    default: copy_sse2(dst, a, b, count, stream); break;
+  }
+}
+
+void add_slice(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
+  switch (kIsa) {
+    case Isa::avx512: add_avx512(dst, a, b, count, stream); break;
+    case Isa::avx2: add_avx2(dst, a, b, count, stream); break;
+    default: add_sse2(dst, a, b, count, stream); break;
+  }
+}
+
+#else  // portable fallback: the compiler vectorizes what it can
+
+void copy_slice(float* dst, const float* a, const float*, std::size_t count, bool) {
+  std::memcpy(dst, a, count * sizeof(float));
+}
+
+void add_slice(float* dst, const float* a, const float* b, std::size_t count, bool) {
+  for (std::size_t i = 0; i < count; ++i) dst[i] = a[i] + b[i];
+}
+
+#endif
+
+#ifdef VARNORM_BENCH_HAVE_TBB
+// One arena per thread count, created on first use and never destroyed (as the library's: no static
+// destruction order issue with TBB's globals at exit).
+tbb::task_arena& arena_for(int threads) {
+  static std::mutex guard;
+  static std::vector<tbb::task_arena*> arenas;
+  std::lock_guard<std::mutex> lock(guard);
+  if (arenas.size() <= static_cast<std::size_t>(threads)) arenas.resize(static_cast<std::size_t>(threads) + 1);
+  tbb::task_arena*& slot = arenas[static_cast<std::size_t>(threads)];
+  if (slot == nullptr) {
+    auto created = std::make_unique<tbb::task_arena>(threads);
+    created->initialize();
+    slot = created.release();
+  }
+  return *slot;
+}
+#endif
+
+void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
+#ifdef VARNORM_BENCH_HAVE_TBB
+  if (threads > 1) {
+    // Equal contiguous slices, boundaries on 64-byte multiples, one per thread.
+    const auto parts = static_cast<std::size_t>(threads);
+    arena_for(threads).execute([&] {
+      tbb::parallel_for(
+          std::size_t{0}, parts,
+          [&](std::size_t p) {
+            const std::size_t begin = (count * p / parts) / 16 * 16;
+            const std::size_t end = p + 1 == parts ? count : (count * (p + 1) / parts) / 16 * 16;
+            if (end > begin) fn(dst + begin, a + begin, b == nullptr ? nullptr : b + begin, end - begin, stream);
+          },
+          tbb::static_partitioner());
+    });
+    return;
+  }
+#else
+  (void)threads;
+#endif
+  fn(dst, a, b, count, stream);
+}
+
+}  // namespace
+
+void copy_floats(float* dst, const float* src, std::size_t count, int threads, bool stream) {
+  run(copy_slice, dst, src, nullptr, count, threads, stream);
+}
+
+void read2write1(float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
+  run(add_slice, dst, a, b, count, threads, stream);
+}
+
+const char* baseline_isa() {
+#ifdef VARNORM_BENCH_X86
+  switch (kIsa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "sse2";
+  }
+#else
+  return "portable";
+#endif
+}
+
+}  // namespace vnbench

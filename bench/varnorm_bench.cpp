@@ -1,0 +1,324 @@
+// varnorm_bench: VarianceNorm2d forward and backward, NCHW and NHWC, TWO_PASS / WELFORD / AUTO, 1 and all
+// threads, over the shapes below; with the roofline baselines and the peers, all measured in this one run.
+//
+// Names: <direction>/<layout>/<implementation>/<shape>/threads:<k>/real_time, e.g.
+//   forward/NCHW/AUTO/8x64x64x64/threads:1/real_time          varnorm, algorithm AUTO
+//   backward/NHWC/WELFORD/1x2x257x256/threads:2/real_time     varnorm backward with saved mean/rstd
+//   backward_recompute/NCHW/TWO_PASS/...                      varnorm backward recomputing mean/rstd
+//   forward/NCHW/peer_naive/...   forward/NCHW/peer_onednn/...  peers
+//   copy/8x64x64x64/threads:1/real_time   read2write1/...      roofline baselines (no layout: flat arrays)
+// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx), items_per_second
+// (tensor elements), roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the
+// baseline's time comes from its own benchmark earlier in this run, or is measured here when filtered out).
+//
+// Environment: VARNORM_BENCH_ISA (e.g. avx2; default auto) forces the library's kernel set;
+// VARNORM_BENCH_THREADS (e.g. "1,4") replaces the thread counts 1 and all.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <varnorm/varnorm.h>
+
+#include "baselines.hpp"
+#include "bench_common.hpp"
+#include "peers.hpp"
+
+namespace vnbench {
+
+// N x C x H x W (the same numbers name the NHWC tensor: N x H x W x C in memory).
+const Shape4 kShapes[] = {
+    {1, 16, 64, 64},     // small: fits L2
+    {8, 64, 64, 64},     // NCSN++ batch
+    {16, 64, 128, 128},  // large batch (64 MiB per tensor)
+    {1, 2, 257, 256},    // audio spectrogram (real/imag channels)
+    {4, 2, 257, 256},    // a batch of spectrograms
+    {1, 2, 512, 512},    // two large planes: threads split a plane
+    {1, 128, 64, 64},    // an NCSN++ inner block
+    {1, 4, 1024, 1024},  // planes larger than L2
+};
+
+namespace {
+
+enum class Direction { forward, backward, backward_recompute };
+enum class Roofline { copy, read2write1 };
+
+const char* direction_name(Direction d) {
+  switch (d) {
+    case Direction::forward: return "forward";
+    case Direction::backward: return "backward";
+    default: return "backward_recompute";
+  }
+}
+
+Roofline roofline_of(Direction d) { return d == Direction::forward ? Roofline::copy : Roofline::read2write1; }
+const char* roofline_name(Roofline r) { return r == Roofline::copy ? "copy" : "read2write1"; }
+
+// Compulsory traffic: forward reads x and writes y; backward reads x and dy and writes dx.
+std::size_t traffic_bytes(Roofline r, const Shape4& s) {
+  return (r == Roofline::copy ? 2 : 3) * s.elements() * sizeof(float);
+}
+
+const char* layout_name(bool nhwc) { return nhwc ? "NHWC" : "NCHW"; }
+std::string threads_name(int k) { return "threads:" + std::to_string(k); }
+
+const char* algorithm_name(varnorm_algorithm a) {
+  switch (a) {
+    case VARNORM_ALGORITHM_TWO_PASS: return "TWO_PASS";
+    case VARNORM_ALGORITHM_WELFORD: return "WELFORD";
+    default: return "AUTO";
+  }
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Runs the timed loop (one warm-up call first: first touch, JIT, thread arenas) and returns this call's
+// wall time per iteration, as UseRealTime measures it.
+double timed_loop(benchmark::State& state, const std::function<void()>& body) {
+  body();
+  const Clock::time_point start = Clock::now();
+  for (auto _ : state) {
+    body();
+    benchmark::ClobberMemory();
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return state.iterations() > 0 ? seconds / static_cast<double>(state.iterations()) : 0.0;
+}
+
+// Seconds per iteration of each roofline baseline, keyed "copy/<shape>/threads:k", from the most recent
+// run of its benchmark in this process.
+std::map<std::string, double>& baseline_seconds() {
+  static std::map<std::string, double> table;
+  return table;
+}
+
+std::string baseline_key(Roofline r, const Shape4& s, int threads) {
+  return join_name({roofline_name(r), s.name(), threads_name(threads)});
+}
+
+void run_baseline(Roofline r, Tensors& t, int threads, bool stream) {
+  const std::size_t count = t.shape.elements();
+  if (r == Roofline::copy)
+    copy_floats(t.y.get(), t.x.get(), count, threads, stream);
+  else
+    read2write1(t.dx.get(), t.x.get(), t.dy.get(), count, threads, stream);
+}
+
+// Seconds per call of `body`, over calls adding up to at least `min_seconds` (and at least `min_calls`).
+double mean_seconds(const std::function<void()>& body, double min_seconds, int min_calls) {
+  int calls = 0;
+  double elapsed = 0.0;
+  const Clock::time_point start = Clock::now();
+  do {
+    body();
+    benchmark::ClobberMemory();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (calls < min_calls || elapsed < min_seconds);
+  return elapsed / calls;
+}
+
+// Whether a baseline writes with non-temporal stores: whichever of regular and non-temporal stores is
+// faster for this size and thread count, decided once per run (three alternating rounds of at least 2 ms
+// each, after a warm-up; the best round counts).
+bool baseline_streams(Roofline r, Tensors& t, int threads) {
+  static std::map<std::string, bool> choice;
+  const std::string key = baseline_key(r, t.shape, threads);
+  auto found = choice.find(key);
+  if (found != choice.end()) return found->second;
+  double best[2] = {1e300, 1e300};
+  for (int stream = 0; stream < 2; ++stream) run_baseline(r, t, threads, stream != 0);
+  for (int round = 0; round < 3; ++round)
+    for (int stream = 0; stream < 2; ++stream) {
+      const double seconds = mean_seconds([&] { run_baseline(r, t, threads, stream != 0); }, 0.002, 1);
+      if (seconds < best[stream]) best[stream] = seconds;
+    }
+  return choice[key] = best[1] < best[0];
+}
+
+// The baseline's time for the roofline_fraction counter: from this run's baseline benchmark, or (when a
+// filter left it out) measured now, on the same buffers and threads.
+double baseline_time(Roofline r, Tensors& t, int threads) {
+  const std::string key = baseline_key(r, t.shape, threads);
+  auto found = baseline_seconds().find(key);
+  if (found != baseline_seconds().end()) return found->second;
+  const bool stream = baseline_streams(r, t, threads);
+  run_baseline(r, t, threads, stream);
+  const double seconds = mean_seconds([&] { run_baseline(r, t, threads, stream); }, 0.02, 5);
+  baseline_seconds()[key] = seconds;
+  return seconds;
+}
+
+void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double roofline_seconds,
+                  double own_seconds) {
+  state.SetBytesProcessed(static_cast<std::int64_t>(traffic_bytes(r, s)) * state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(s.elements()) * state.iterations());
+  if (roofline_seconds > 0.0 && own_seconds > 0.0) state.counters["roofline_fraction"] = roofline_seconds / own_seconds;
+}
+
+void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) {
+  Tensors& t = tensors_for(s);
+  const bool stream = baseline_streams(r, t, threads);
+  state.SetLabel(stream ? "nt-stores" : "regular-stores");
+  const double seconds = timed_loop(state, [&] { run_baseline(r, t, threads, stream); });
+  baseline_seconds()[baseline_key(r, s, threads)] = seconds;
+  set_counters(state, r, s, seconds, seconds);
+}
+
+void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_algorithm algorithm, Shape4 s,
+                   int threads) {
+  Tensors& t = tensors_for(s);
+  varnorm_desc d = varnorm_desc_make(s.n, s.c, s.h, s.w, nhwc ? VARNORM_LAYOUT_NHWC : VARNORM_LAYOUT_NCHW);
+  d.algorithm = algorithm;
+  d.max_threads = threads;
+  // Saved statistics for backward, as a training forward leaves them.
+  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(),
+                                          t.rstd.get());
+  if (status != VARNORM_OK) {
+    state.SkipWithError(varnorm_status_string(status));
+    return;
+  }
+  std::function<void()> body;
+  switch (dir) {
+    case Direction::forward:
+      body = [&] {
+        status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get());
+      };
+      break;
+    case Direction::backward:
+      body = [&] {
+        status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(),
+                                  t.dx.get(), t.dalpha.get(), nullptr);
+      };
+      break;
+    case Direction::backward_recompute:
+      body = [&] {
+        status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), nullptr, nullptr, t.dx.get(),
+                                  t.dalpha.get(), nullptr);
+      };
+      break;
+  }
+  const double seconds = timed_loop(state, body);
+  if (status != VARNORM_OK) {
+    state.SkipWithError(varnorm_status_string(status));
+    return;
+  }
+  const Roofline r = roofline_of(dir);
+  set_counters(state, r, s, baseline_time(r, t, threads), seconds);
+}
+
+void bench_naive(benchmark::State& state, Direction dir, bool nhwc, Shape4 s) {
+  Tensors& t = tensors_for(s);
+  const float eps = 1e-5f;
+  const int correction = 1;
+  naive_forward(s, nhwc, t.x.get(), t.alpha.get(), t.y.get(), t.mean.get(), t.rstd.get(), eps, correction);
+  std::function<void()> body;
+  if (dir == Direction::forward)
+    body = [&] {
+      naive_forward(s, nhwc, t.x.get(), t.alpha.get(), t.y.get(), t.mean.get(), t.rstd.get(), eps, correction);
+    };
+  else
+    body = [&] {
+      naive_backward(s, nhwc, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(), t.dx.get(),
+                     t.dalpha.get(), correction);
+    };
+  const double seconds = timed_loop(state, body);
+  const Roofline r = roofline_of(dir);
+  set_counters(state, r, s, baseline_time(r, t, 1), seconds);
+}
+
+void bench_onednn(benchmark::State& state, Direction dir, Shape4 s, int threads) {
+  Tensors& t = tensors_for(s);
+  if (!onednn_set_threads(threads)) {
+    state.SkipWithError("oneDNN's thread count cannot be set");
+    return;
+  }
+  std::unique_ptr<OnednnPeer> peer = make_onednn_peer(t);
+  if (!peer) {
+    state.SkipWithError("oneDNN could not create the primitive");
+    return;
+  }
+  OnednnPeer* p = peer.get();
+  const double seconds =
+      dir == Direction::forward ? timed_loop(state, [p] { p->forward(); }) : timed_loop(state, [p] { p->backward(); });
+  const Roofline r = roofline_of(dir);
+  set_counters(state, r, s, baseline_time(r, t, threads), seconds);
+}
+
+template <class F>
+void add(const std::string& name, F&& fn) {
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+void register_all() {
+  const std::vector<int> thread_list = thread_counts();
+  const bool have_onednn = onednn_version() != nullptr;
+  const Direction directions[] = {Direction::forward, Direction::backward, Direction::backward_recompute};
+  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+                                          VARNORM_ALGORITHM_AUTO};
+  // Baselines first within each shape and thread count, so that (without random interleaving) the kernels
+  // after them find the baseline's time of this run.
+  for (const Shape4& s : kShapes) {
+    const std::string shape = s.name();
+    for (int k : thread_list) {
+      const std::string threads = threads_name(k);
+      for (Roofline r : {Roofline::copy, Roofline::read2write1})
+        add(join_name({roofline_name(r), shape, threads}),
+            [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
+      for (Direction dir : directions)
+        for (bool nhwc : {false, true})
+          for (varnorm_algorithm a : algorithms)
+            add(join_name({direction_name(dir), layout_name(nhwc), algorithm_name(a), shape, threads}),
+                [dir, nhwc, a, s, k](benchmark::State& st) { bench_varnorm(st, dir, nhwc, a, s, k); });
+      if (k == 1)  // the hand-written loops are single-threaded
+        for (Direction dir : {Direction::forward, Direction::backward})
+          for (bool nhwc : {false, true})
+            add(join_name({direction_name(dir), layout_name(nhwc), "peer_naive", shape, threads}),
+                [dir, nhwc, s](benchmark::State& st) { bench_naive(st, dir, nhwc, s); });
+      if (have_onednn && onednn_set_threads(k))
+        for (Direction dir : {Direction::forward, Direction::backward})
+          add(join_name({direction_name(dir), "NCHW", "peer_onednn", shape, threads}),
+              [dir, s, k](benchmark::State& st) { bench_onednn(st, dir, s, k); });
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vnbench
+
+int main(int argc, char** argv) {
+  const char* isa = std::getenv("VARNORM_BENCH_ISA");
+  if (isa == nullptr || *isa == '\0') isa = "auto";
+  const varnorm_status status = varnorm_set_isa(isa);
+  if (status != VARNORM_OK) {
+    std::fprintf(stderr, "varnorm_bench: VARNORM_BENCH_ISA=%s: %s\n", isa, varnorm_status_string(status));
+    return 2;
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  std::string threads;
+  for (int k : vnbench::thread_counts()) threads += (threads.empty() ? "" : ",") + std::to_string(k);
+  benchmark::AddCustomContext("varnorm_version", varnorm_version());
+  benchmark::AddCustomContext("varnorm_isa", varnorm_isa());
+  benchmark::AddCustomContext("baseline_isa", vnbench::baseline_isa());
+  benchmark::AddCustomContext("threads", threads);
+  const char* onednn = vnbench::onednn_version();
+  benchmark::AddCustomContext("onednn", onednn != nullptr ? onednn : "absent");
+  std::string shapes;
+  for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
+  benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
+  benchmark::AddCustomContext("traffic", "forward: x read + y written; backward: x, dy read + dx written");
+  if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
+
+  vnbench::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
