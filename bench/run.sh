@@ -1,3 +1,92 @@
 #!/usr/bin/env bash
-echo "benchmark suite not written yet"
-exit 1
+# varnorm's benchmark suite: installs what it needs (Debian 12), builds varnorm_bench in Release in
+# build/bench, runs it, then prints bench/report's markdown tables and the path of its PNG chart.
+#
+# Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [varnorm_bench arguments...]
+#   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
+#                      threads 1 and all, forward TWO_PASS and WELFORD at threads 1, the baselines and the
+#                      peers; 3 short repetitions in random order, medians (about 35 s on 2 cores once built)
+#   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
+#                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
+#   --full             everything (also backward_recompute, all algorithms at every thread count),
+#                      5 longer repetitions in random order, medians: about 10 minutes
+#   --isa=NAME         force the library's kernel set (avx512, avx2, sse2, scalar, neon64; default auto)
+# Arguments after these go to varnorm_bench, after the mode's own: --benchmark_filter=REGEX replaces the
+# mode's filter, e.g. --benchmark_filter='forward/N...C/AUTO/1x2x512x512'.
+# Results: build/bench/results/<mode>-<time>.{json,png,log}, and <mode>-latest.{json,png} pointing to them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+start=$(date +%s)
+
+mode=quick
+isa=""
+extra=()
+for arg in "$@"; do
+  case $arg in
+    --quick) mode=quick ;;
+    --smoke) mode=smoke ;;
+    --full) mode=full ;;
+    --isa=*) isa=${arg#--isa=} ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) extra+=("$arg") ;;
+  esac
+done
+
+bash .ci/install-deps.sh || { echo "bench/run.sh: dependency installation failed" >&2; exit 1; }
+
+build="$root/build/bench"
+results="$build/results"
+mkdir -p "$results"
+jobs=${VARNORM_JOBS:-$(nproc)}
+if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_BENCHMARKS=ON \
+  -DVARNORM_BUILD_TESTS=OFF -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF >"$results/configure.log" 2>&1; then
+  cat "$results/configure.log" >&2
+  exit 1
+fi
+grep -E "varnorm_bench:" "$results/configure.log" | sed 's/^-- //' || true
+cmake --build "$build" --target varnorm_bench -j "$jobs" >"$results/build.log" 2>&1 ||
+  { cat "$results/build.log" >&2; exit 1; }
+binary="$build/bench/varnorm_bench"
+echo "built $binary in $(( $(date +%s) - start )) s"
+
+small='1x16x64x64|1x2x257x256'
+case $mode in
+  quick)
+    args=(--benchmark_min_time=0.03 --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
+      "--benchmark_filter=^(copy|read2write1)/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD)/[0-9x]+/threads:1/")
+    ;;
+  smoke)
+    args=(--benchmark_min_time=0.002
+      "--benchmark_filter=^(copy|read2write1)/($small)/|^[a-z_]+/N[A-Z]+/[A-Za-z_]+/1x16x64x64/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/1x2x257x256/")
+    ;;
+  full)
+    args=(--benchmark_min_time=0.1 --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true)
+    ;;
+esac
+
+stamp=$(date +%Y%m%d-%H%M%S)
+json="$results/$mode-$stamp.json"
+png="$results/$mode-$stamp.png"
+log="$results/$mode-$stamp.log"
+[ -n "$isa" ] && export VARNORM_BENCH_ISA="$isa"
+count=$("$binary" "${args[@]}" "${extra[@]}" --benchmark_list_tests | wc -l)
+echo "running $count benchmarks ($mode mode${isa:+, ISA $isa}); console output: $log"
+run_start=$(date +%s)
+if ! "$binary" "${args[@]}" "${extra[@]}" --benchmark_out="$json" --benchmark_out_format=json >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "bench/run.sh: varnorm_bench failed" >&2
+  exit 1
+fi
+echo "ran in $(( $(date +%s) - run_start )) s"
+echo
+
+/usr/bin/python3 "$root/bench/report" "$json" --png "$png" || { echo "bench/run.sh: report failed" >&2; exit 1; }
+[ -s "$png" ] || { echo "bench/run.sh: no chart written" >&2; exit 1; }
+ln -sfn "$(basename "$json")" "$results/$mode-latest.json"
+ln -sfn "$(basename "$png")" "$results/$mode-latest.png"
+echo "json: $json"
+echo "total $(( $(date +%s) - start )) s"
