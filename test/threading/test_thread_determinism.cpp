@@ -1,0 +1,457 @@
+// Threads, as README "Threads" promises them: results are bitwise the same for every max_threads (0, 1, 2,
+// 3, 4, 8; oversubscribing this machine on purpose) on shapes with many planes, with one large plane, and
+// N = 1, C = 2 spectrograms, forward and backward (saved and recomputed statistics), on every kernel set.
+// Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
+// thread take part in it, so the parallel path is what is compared. With TBB also: max_threads = 0 runs in
+// the caller's arena and respects a user arena and a global_control limit, small calls stay on the calling
+// thread. On x86, the caller's FTZ/DAZ apply in the workers.
+#include <varnorm/varnorm.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef VARNORM_TEST_WITH_TBB
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_scheduler_observer.h>
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define VARNORM_TEST_HAVE_VALGRIND_H 1
+#endif
+#endif
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define VARNORM_TEST_HAVE_MXCSR 1
+#endif
+
+#include "support/cases.hpp"
+#include "support/compare.hpp"
+#include "support/isa.hpp"
+#include "support/oracle.hpp"
+
+using namespace varnorm_test;
+
+namespace {
+
+constexpr std::int64_t kParallelCutoff = 131072;  // src/plan/work_plan.hpp kParallelMinElements
+const int kThreadCounts[] = {0, 1, 2, 3, 4, 8};
+
+// Everything a forward and the two kinds of backward produce for one case.
+struct all_outputs {
+  forward_outputs forward;
+  backward_outputs saved, recomputed;
+};
+
+all_outputs run_all(const layer_case& base, int max_threads) {
+  layer_case c = base;
+  c.desc.max_threads = max_threads;
+  all_outputs o;
+  o.forward = run_forward(c);
+  o.saved = run_backward(c, o.forward.mean.data(), o.forward.rstd.data());
+  o.recomputed = run_backward(c);
+  return o;
+}
+
+void require_ok(const all_outputs& o) {
+  REQUIRE(o.forward.status == VARNORM_OK);
+  REQUIRE(o.saved.status == VARNORM_OK);
+  REQUIRE(o.recomputed.status == VARNORM_OK);
+}
+
+void check_same_bits(const all_outputs& a, const all_outputs& b) {
+  CHECK(bitwise_equal(a.forward.y, b.forward.y));
+  CHECK(bitwise_equal(a.forward.mean, b.forward.mean));
+  CHECK(bitwise_equal(a.forward.rstd, b.forward.rstd));
+  for (const backward_outputs* pair : {&a.saved, &a.recomputed}) {
+    CHECK(bitwise_equal(pair->dx, b.saved.dx));
+    CHECK(bitwise_equal(pair->dalpha, b.saved.dalpha));
+    CHECK(bitwise_equal(pair->dbeta, b.saved.dbeta));
+  }
+  CHECK(bitwise_equal(b.recomputed.dx, b.saved.dx));
+  CHECK(bitwise_equal(b.recomputed.dalpha, b.saved.dalpha));
+  CHECK(bitwise_equal(b.recomputed.dbeta, b.saved.dbeta));
+}
+
+struct named_case {
+  const char* name;
+  layer_case c;
+};
+
+// Many planes (whole units per thread, or with few NHWC units tiles spread over threads), one plane of 8
+// tiles, N = 1 C = 2 large H*W in both layouts, two NHWC channel groups; with and without beta and
+// per-sample affine, both algorithms and AUTO, both corrections.
+std::vector<named_case> large_cases() {
+  return {
+      {"many planes NCHW 8x16x64x64",
+       make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 101)},
+      {"many planes NHWC 8x16x64x64, per-sample affine",
+       make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), true, 102)},
+      {"one plane 1x1x512x512",
+       make_case(make_desc(1, 1, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false), false, 103)},
+      {"N=1 C=2 NCHW 1x2x512x512",
+       make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), true, 104)},
+      {"N=1 C=2 NHWC 1x2x512x512, per-sample affine",
+       make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), true, 105, 30.0)},
+      {"two channel groups NHWC 4x80x24x24",
+       make_case(make_desc(4, 80, 24, 24, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 1, false), true, 106)},
+  };
+}
+
+// Smaller, still above the cut-off, for the loop over kernel sets: whole units, and tiles of few units.
+std::vector<named_case> kernel_set_cases() {
+  return {
+      {"many planes NCHW 16x12x32x24",
+       make_case(make_desc(16, 12, 32, 24, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true), true, 111)},
+      {"N=1 C=3 NHWC 1x3x256x200",
+       make_case(make_desc(1, 3, 256, 200, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, false), true, 112)},
+      {"N=1 C=2 NCHW 1x2x300x300",
+       make_case(make_desc(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), false, 113)},
+  };
+}
+
+#ifdef VARNORM_TEST_WITH_TBB
+// Records the threads that enter an arena: the caller's current one (default), or a given one. Entries of
+// threads already inside when observation starts are reported before they take their first task.
+class arena_observer : public tbb::task_scheduler_observer {
+ public:
+  arena_observer() { observe(true); }
+  explicit arena_observer(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) { observe(true); }
+  ~arena_observer() override { observe(false); }
+
+  void on_scheduler_entry(bool is_worker) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (is_worker) ++worker_entries_;
+    threads_.insert(std::this_thread::get_id());
+  }
+  int worker_entries() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return worker_entries_;
+  }
+  std::size_t distinct_threads() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  int worker_entries_ = 0;
+  std::set<std::thread::id> threads_;
+};
+
+// Whether a worker can be expected to join a call: valgrind runs one thread at a time, and a call's few
+// tasks are usually done before it lets a worker run. There only the absence of workers is checked.
+bool worker_participation_observable() {
+#ifdef VARNORM_TEST_HAVE_VALGRIND_H
+  if (RUNNING_ON_VALGRIND) return false;
+#endif
+  return tbb::this_task_arena::max_concurrency() >= 2;
+}
+
+// Calls `call` until a worker has entered the arena `observer` watches: at least 20 times, and for up to 10 s
+// (a worker that is late for one short call, on a loaded machine, is never late for all of them).
+template <class Call>
+bool until_a_worker_enters(const arena_observer& observer, Call&& call) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int attempt = 0; observer.worker_entries() == 0; ++attempt) {
+    if (attempt >= 20 && std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return false;
+    call();
+  }
+  return true;
+}
+
+// Whether a worker thread joins the caller's current arena while `call` runs.
+template <class Call>
+bool worker_joins(Call&& call) {
+  arena_observer observer;
+  return until_a_worker_enters(observer, call);
+}
+#endif
+
+#ifdef VARNORM_TEST_HAVE_MXCSR
+// FTZ (bit 15) and DAZ (bit 6) on the calling thread, as audio hosts set them, for the object's lifetime.
+class flush_denormals_scope {
+ public:
+  flush_denormals_scope() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~flush_denormals_scope() { _mm_setcsr(saved_); }
+  flush_denormals_scope(const flush_denormals_scope&) = delete;
+  flush_denormals_scope& operator=(const flush_denormals_scope&) = delete;
+
+ private:
+  unsigned saved_;
+};
+
+// valgrind ignores MXCSR's FTZ/DAZ bits; there the FTZ tests have nothing to check.
+bool flush_to_zero_works() {
+  volatile float smallest_normal = std::numeric_limits<float>::min(), half = 0.5f, product = 1.0f;
+  {
+    flush_denormals_scope ftz_daz;
+    product = smallest_normal * half;
+  }
+  return product == 0.0f;
+}
+
+// Every other element of every plane subnormal, the rest normal; plane (0, 0) subnormal throughout, in x and
+// dy, with beta 0. DAZ reads subnormal inputs as 0 and FTZ flushes subnormal results, which changes the
+// mean of plane (0, 0) (0 instead of about 1e-39), its y (alpha*x*rstd is about 3e-37: normal, or 0) and its
+// dx (alpha*rstd*dy, the same): the bits under FTZ/DAZ differ from the IEEE ones.
+layer_case with_subnormals(layer_case c) {
+  const varnorm_desc& d = c.desc;
+  for (std::size_t i = 0; i < c.x.size(); i += 2) c.x[i] = static_cast<float>(static_cast<int>(i % 13) - 6) * 1e-39f;
+  for (std::int64_t p = 0; p < d.h * d.w; ++p) {
+    const auto i = static_cast<std::size_t>(element_offset(d, 0, 0, p));
+    c.x[i] = static_cast<float>(static_cast<int>(p % 7) - 3) * 2e-39f;
+    c.dy[i] = static_cast<float>(static_cast<int>(p % 5) - 2) * 3e-39f;
+  }
+  if (!c.beta.empty()) c.beta[static_cast<std::size_t>(affine_offset(d, 0, 0))] = 0.0f;
+  return c;
+}
+#endif
+
+}  // namespace
+
+TEST_CASE("every max_threads gives the bits of max_threads 1, forward and backward, on large shapes",
+          "[threads]") {
+  for (const named_case& nc : large_cases()) {
+    CAPTURE(nc.name);
+    REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) >= kParallelCutoff);
+    const all_outputs serial = run_all(nc.c, 1);
+    require_ok(serial);
+    for (int threads : kThreadCounts) {
+      CAPTURE(threads);
+      const all_outputs o = run_all(nc.c, threads);
+      require_ok(o);
+      check_same_bits(o, serial);
+    }
+  }
+}
+
+TEST_CASE("every max_threads gives the bits of max_threads 1 on every kernel set", "[threads][isa]") {
+  const std::vector<named_case> cases = kernel_set_cases();
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    for (const named_case& nc : cases) {
+      CAPTURE(isa, nc.name);
+      REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) >= kParallelCutoff);
+      const all_outputs serial = run_all(nc.c, 1);
+      require_ok(serial);
+      for (int threads : kThreadCounts) {
+        CAPTURE(threads);
+        const all_outputs o = run_all(nc.c, threads);
+        require_ok(o);
+        check_same_bits(o, serial);
+      }
+    }
+  }
+}
+
+#ifdef VARNORM_TEST_WITH_TBB
+TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker thread takes part",
+          "[threads][tbb]") {
+  if (!worker_participation_observable()) {
+    WARN("a single thread at a time here (one core, or valgrind): no worker can be seen taking part");
+    return;
+  }
+  std::vector<named_case> cases = large_cases();
+  for (const named_case& nc : kernel_set_cases()) cases.push_back(nc);
+  for (named_case& nc : cases) {
+    CAPTURE(nc.name);
+    nc.c.desc.max_threads = 0;
+    forward_outputs f = run_forward(nc.c);
+    REQUIRE(f.status == VARNORM_OK);
+    CHECK(worker_joins([&] { REQUIRE(run_forward(nc.c).status == VARNORM_OK); }));
+    CHECK(worker_joins([&] { REQUIRE(run_backward(nc.c, f.mean.data(), f.rstd.data()).status == VARNORM_OK); }));
+    CHECK(worker_joins([&] { REQUIRE(run_backward(nc.c).status == VARNORM_OK); }));
+  }
+}
+
+TEST_CASE("max_threads 0 inside a user's task_arena(2) runs in that arena, on at most 2 threads, same bits",
+          "[threads][tbb]") {
+  const named_case cases[] = {large_cases()[0], large_cases()[3]};
+  for (const named_case& nc : cases) {
+    CAPTURE(nc.name);
+    const all_outputs serial = run_all(nc.c, 1);
+    require_ok(serial);
+    tbb::task_arena arena(2);
+    arena.initialize();
+    arena_observer observer(arena);
+    auto in_user_arena = [&] {
+      all_outputs o;
+      arena.execute([&] { o = run_all(nc.c, 0); });
+      require_ok(o);
+      check_same_bits(o, serial);
+    };
+    // A worker joins the user's arena: the call runs there, not in an arena of the library's.
+    if (worker_participation_observable())
+      CHECK(until_a_worker_enters(observer, in_user_arena));
+    else
+      in_user_arena();
+    CHECK(observer.distinct_threads() <= 2);
+  }
+}
+
+TEST_CASE("max_threads 0 under global_control(max_allowed_parallelism, 1) stays on the calling thread, same bits",
+          "[threads][tbb]") {
+  const named_case nc = large_cases()[0];
+  const all_outputs serial = run_all(nc.c, 1);
+  require_ok(serial);
+  {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
+    // Workers still inside the caller's arena from earlier calls leave it once recalled.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    arena_observer observer;
+    for (int i = 0; i < 3; ++i) {
+      const all_outputs o = run_all(nc.c, 0);
+      require_ok(o);
+      check_same_bits(o, serial);
+    }
+    CHECK(observer.worker_entries() == 0);
+  }
+  // Without the limit the same observation does see a worker: the check above could fail.
+  if (worker_participation_observable()) {
+    layer_case c = nc.c;
+    c.desc.max_threads = 0;
+    CHECK(worker_joins([&] { REQUIRE(run_forward(c).status == VARNORM_OK); }));
+  }
+}
+
+TEST_CASE("calls below the parallel cut-off stay on the calling thread for any max_threads", "[threads][tbb]") {
+  // 1x16x64x64 = 65536 elements, and 2x3x100x200 = 120000 just below 131072.
+  const named_case cases[] = {
+      {"1x16x64x64 NCHW",
+       make_case(make_desc(1, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 121)},
+      {"2x3x100x200 NHWC",
+       make_case(make_desc(2, 3, 100, 200, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), true, 122)},
+  };
+  for (const named_case& nc : cases) {
+    CAPTURE(nc.name);
+    REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) < kParallelCutoff);
+    const all_outputs serial = run_all(nc.c, 1);
+    require_ok(serial);
+    arena_observer observer;
+    for (int threads : {0, 8}) {
+      CAPTURE(threads);
+      for (int i = 0; i < 5; ++i) {
+        const all_outputs o = run_all(nc.c, threads);
+        require_ok(o);
+        check_same_bits(o, serial);
+      }
+    }
+    // No worker entered the caller's arena: max_threads 0 published no work there (the large-shape test
+    // above shows the same observer seeing workers when it does).
+    CHECK(observer.worker_entries() == 0);
+  }
+}
+#endif
+
+#ifdef VARNORM_TEST_HAVE_MXCSR
+TEST_CASE("the caller's FTZ/DAZ apply in the worker threads: parallel results equal the serial ones under FTZ/DAZ",
+          "[threads][ftz]") {
+  if (!flush_to_zero_works()) {
+    WARN("FTZ/DAZ not honoured on this machine or emulator (valgrind?): nothing to check");
+    return;
+  }
+  const named_case cases[] = {
+      {"N=1 C=2 NCHW 1x2x512x512",
+       with_subnormals(make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
+                                 true, 131))},
+      {"many planes NHWC 8x16x64x64",
+       with_subnormals(make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, false),
+                                 false, 132))},
+      {"many planes NCHW 8x16x64x64",
+       with_subnormals(make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, true),
+                                 true, 133))},
+  };
+  for (const named_case& nc : cases) {
+    CAPTURE(nc.name);
+    const all_outputs ieee = run_all(nc.c, 1);
+    require_ok(ieee);
+    all_outputs flushed;
+    {
+      flush_denormals_scope ftz_daz;
+      flushed = run_all(nc.c, 1);
+    }
+    require_ok(flushed);
+    // The data is such that FTZ/DAZ changes the results: comparing with the flushed bits can fail.
+    REQUIRE_FALSE(bitwise_equal(flushed.forward.y, ieee.forward.y));
+    REQUIRE_FALSE(bitwise_equal(flushed.forward.mean, ieee.forward.mean));
+    REQUIRE_FALSE(bitwise_equal(flushed.saved.dx, ieee.saved.dx));
+    // Each thread count without, with, and again without FTZ/DAZ: whichever setting a call of that
+    // max_threads first ran under, every call gets its own caller's settings, in both directions.
+    for (int threads : {0, 2, 3, 4, 8}) {
+      CAPTURE(threads);
+      for (bool ftz : {false, true, false}) {
+        CAPTURE(ftz);
+        all_outputs o;
+        if (ftz) {
+          flush_denormals_scope ftz_daz;
+          o = run_all(nc.c, threads);
+        } else {
+          o = run_all(nc.c, threads);
+        }
+        require_ok(o);
+        check_same_bits(o, ftz ? flushed : ieee);
+      }
+    }
+  }
+}
+#endif
+
+#ifdef VARNORM_TEST_HAVE_MXCSR
+TEST_CASE("concurrent callers with different FTZ/DAZ settings each get results under their own settings",
+          "[threads][ftz]") {
+  if (!flush_to_zero_works()) {
+    WARN("FTZ/DAZ not honoured on this machine or emulator (valgrind?): nothing to check");
+    return;
+  }
+  const layer_case c = with_subnormals(
+      make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 141));
+  const forward_outputs ieee = run_forward(c);
+  forward_outputs flushed;
+  {
+    flush_denormals_scope ftz_daz;
+    flushed = run_forward(c);
+  }
+  REQUIRE(ieee.status == VARNORM_OK);
+  REQUIRE(flushed.status == VARNORM_OK);
+  REQUIRE_FALSE(bitwise_equal(flushed.y, ieee.y));
+  for (int threads : {0, 2, 4}) {
+    CAPTURE(threads);
+    // An audio thread with FTZ/DAZ and another thread without, calling at the same time.
+    std::atomic<int> wrong[2] = {{0}, {0}};
+    auto caller = [&](bool ftz) {
+      layer_case mine = c;
+      mine.desc.max_threads = threads;
+      const unsigned saved = _mm_getcsr();
+      if (ftz) _mm_setcsr(saved | 0x8040u);
+      for (int i = 0; i < 8; ++i) {
+        const forward_outputs o = run_forward(mine);
+        if (o.status != VARNORM_OK || !bitwise_equal(o.y, ftz ? flushed.y : ieee.y) ||
+            !bitwise_equal(o.mean, ftz ? flushed.mean : ieee.mean))
+          ++wrong[ftz ? 1 : 0];
+      }
+      _mm_setcsr(saved);
+    };
+    std::thread plain(caller, false), audio(caller, true);
+    plain.join();
+    audio.join();
+    CHECK(wrong[0] == 0);
+    CHECK(wrong[1] == 0);
+  }
+}
+#endif
