@@ -95,21 +95,38 @@ struct named_case {
 // Many planes (whole units per thread, or with few NHWC units tiles spread over threads), one plane of 8
 // tiles, N = 1 C = 2 large H*W in both layouts, two NHWC channel groups; with and without beta and
 // per-sample affine, both algorithms and AUTO, both corrections.
+enum large_shape { kManyPlanesNchw, kManyPlanesNhwc, kOnePlane, kSpectrogramNchw, kSpectrogramNhwc, kTwoGroupsNhwc };
+
+named_case large_case(large_shape shape) {
+  switch (shape) {
+    case kManyPlanesNchw:
+      return {"many planes NCHW 8x16x64x64",
+              make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 101)};
+    case kManyPlanesNhwc:
+      return {"many planes NHWC 8x16x64x64, per-sample affine",
+              make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), true, 102)};
+    case kOnePlane:
+      return {"one plane 1x1x512x512",
+              make_case(make_desc(1, 1, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false), false, 103)};
+    case kSpectrogramNchw:
+      return {"N=1 C=2 NCHW 1x2x512x512",
+              make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), true, 104)};
+    case kSpectrogramNhwc:
+      return {"N=1 C=2 NHWC 1x2x512x512, per-sample affine",
+              make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), true, 105, 30.0)};
+    case kTwoGroupsNhwc:
+      break;
+  }
+  return {"two channel groups NHWC 4x80x24x24",
+          make_case(make_desc(4, 80, 24, 24, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 1, false), true, 106)};
+}
+
 std::vector<named_case> large_cases() {
-  return {
-      {"many planes NCHW 8x16x64x64",
-       make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 101)},
-      {"many planes NHWC 8x16x64x64, per-sample affine",
-       make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), true, 102)},
-      {"one plane 1x1x512x512",
-       make_case(make_desc(1, 1, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false), false, 103)},
-      {"N=1 C=2 NCHW 1x2x512x512",
-       make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), true, 104)},
-      {"N=1 C=2 NHWC 1x2x512x512, per-sample affine",
-       make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), true, 105, 30.0)},
-      {"two channel groups NHWC 4x80x24x24",
-       make_case(make_desc(4, 80, 24, 24, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 1, false), true, 106)},
-  };
+  std::vector<named_case> out;
+  for (large_shape shape :
+       {kManyPlanesNchw, kManyPlanesNhwc, kOnePlane, kSpectrogramNchw, kSpectrogramNhwc, kTwoGroupsNhwc})
+    out.push_back(large_case(shape));
+  return out;
 }
 
 // Smaller, still above the cut-off, for the loop over kernel sets: whole units, and tiles of few units.
@@ -282,7 +299,7 @@ TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker 
 
 TEST_CASE("max_threads 0 inside a user's task_arena(2) runs in that arena, on at most 2 threads, same bits",
           "[threads][tbb]") {
-  const named_case cases[] = {large_cases()[0], large_cases()[3]};
+  const named_case cases[] = {large_case(kManyPlanesNchw), large_case(kSpectrogramNchw)};
   for (const named_case& nc : cases) {
     CAPTURE(nc.name);
     const all_outputs serial = run_all(nc.c, 1);
@@ -307,7 +324,7 @@ TEST_CASE("max_threads 0 inside a user's task_arena(2) runs in that arena, on at
 
 TEST_CASE("max_threads 0 under global_control(max_allowed_parallelism, 1) stays on the calling thread, same bits",
           "[threads][tbb]") {
-  const named_case nc = large_cases()[0];
+  const named_case nc = large_case(kManyPlanesNchw);
   const all_outputs serial = run_all(nc.c, 1);
   require_ok(serial);
   {
