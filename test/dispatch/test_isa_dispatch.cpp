@@ -66,7 +66,7 @@ TEST_CASE("varnorm_isa names a known kernel set, and \"auto\" and NULL select th
   CHECK(active() == best);
 }
 
-TEST_CASE("forcing each kernel set the CPU supports succeeds and varnorm_isa then reports it; \"scalar\" always "
+TEST_CASE("forcing each kernel set the CPU supports succeeds and varnorm_isa then reports it, and \"scalar\" always "
           "succeeds",
           "[dispatch]") {
   restore_default_isa restore;
