@@ -7,8 +7,8 @@
 //    memalign, valloc, pvalloc and every operator new / delete (plain, array, nothrow, sized, aligned) with
 //    wrappers that count calls while armed and forward to glibc's __libc_* functions. Every call below is
 //    made armed, on every supported kernel set (chosen with varnorm_set_isa outside the armed region), both
-//    layouts, all algorithms, with and without mean/rstd and beta, per-channel and per-sample affine; any
-//    allocator call fails the program, naming the call.
+//    layouts, all algorithms, with and without mean/rstd, beta and dx, per-channel and per-sample affine,
+//    out of place and in place; any allocator call fails the program, naming the call.
 // 2. System calls: per kernel set, a forked child installs a seccomp filter that traps every system call
 //    but exit_group, then makes the same calls; a trapped call fails the program with the call and the
 //    system call number. Where seccomp is unavailable (qemu-user refuses it) this part is skipped, said so.
@@ -263,6 +263,7 @@ struct call_spec {
   bool stats;  // forward: mean and rstd written; backward: saved mean and rstd given (else recomputed)
   bool dx;     // backward: dx written (else NULL, only dalpha and dbeta)
   int max_threads;
+  bool in_place = false;  // forward y == x, backward dx == dy (on copies of x and dy)
 };
 
 std::vector<call_spec> make_calls(const std::vector<dataset>& data) {
@@ -279,6 +280,10 @@ std::vector<call_spec> make_calls(const std::vector<dataset>& data) {
             calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads});
             calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads});
             if (!stats) calls.push_back({true, i, algorithm, correction, per_sample, false, true, false, threads});
+            if (stats) {
+              calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads, true});
+              calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads, true});
+            }
           }
         }
       }
@@ -300,6 +305,16 @@ varnorm_desc desc_of(const dataset& d, const call_spec& s) noexcept {
 varnorm_status make_call(std::vector<dataset>& data, const call_spec& s) noexcept {
   dataset& d = data[s.dataset];
   const varnorm_desc desc = desc_of(d, s);
+  if (s.in_place) {  // copies, not allocations: the buffers exist already
+    if (!s.backward) {
+      std::memcpy(d.y.data(), d.x.data(), d.x.size() * sizeof(float));
+      return varnorm_forward(&desc, d.y.data(), d.alpha.data(), s.beta ? d.beta.data() : nullptr, d.y.data(),
+                             s.stats ? d.mean.data() : nullptr, s.stats ? d.rstd.data() : nullptr);
+    }
+    std::memcpy(d.dx.data(), d.dy.data(), d.dy.size() * sizeof(float));
+    return varnorm_backward(&desc, d.x.data(), d.alpha.data(), d.dx.data(), s.stats ? d.mean.data() : nullptr,
+                            s.stats ? d.rstd.data() : nullptr, d.dx.data(), d.dalpha.data(), d.dbeta.data());
+  }
   if (!s.backward)
     return varnorm_forward(&desc, d.x.data(), d.alpha.data(), s.beta ? d.beta.data() : nullptr, d.y.data(),
                            s.stats ? d.mean.data() : nullptr, s.stats ? d.rstd.data() : nullptr);
@@ -312,7 +327,7 @@ std::string describe(const std::vector<dataset>& data, const call_spec& s, const
   const dataset& d = data[s.dataset];
   char text[512];
   std::snprintf(text, sizeof text,
-                "%s (kernel set %s, %lldx%lldx%lldx%lld %s, %s, correction %d, %s affine%s, %s, max_threads %d)",
+                "%s (kernel set %s, %lldx%lldx%lldx%lld %s, %s, correction %d, %s affine%s, %s, max_threads %d%s)",
                 s.backward ? "varnorm_backward" : "varnorm_forward", isa, static_cast<long long>(d.n),
                 static_cast<long long>(d.c), static_cast<long long>(d.h), static_cast<long long>(d.w),
                 d.layout == VARNORM_LAYOUT_NCHW ? "NCHW" : "NHWC",
@@ -323,7 +338,7 @@ std::string describe(const std::vector<dataset>& data, const call_spec& s, const
                 s.backward ? (s.dx ? ", dx" : ", no dx") : (s.beta ? ", beta" : ", no beta"),
                 s.backward ? (s.stats ? "saved mean/rstd" : "recomputed mean/rstd")
                            : (s.stats ? "mean/rstd written" : "no mean/rstd"),
-                s.max_threads);
+                s.max_threads, s.in_place ? (s.backward ? ", dx == dy" : ", y == x") : "");
   return text;
 }
 
