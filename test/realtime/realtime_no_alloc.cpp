@@ -1,7 +1,6 @@
 // The real-time promise (README "Real time", varnorm.h): with max_threads = 1, and for calls below the
 // parallel cut-off (131072 elements) with any max_threads, varnorm_forward and varnorm_backward make no
-// heap allocation and no system call (so they take no lock that can sleep, and make no TBB call that
-// would start or wake threads).
+// heap allocation and no system call (so they take no lock that can sleep, and wake no thread).
 //
 // 1. Allocations: this program replaces malloc, free, calloc, realloc, aligned_alloc, posix_memalign,
 //    memalign, valloc, pvalloc and every operator new / delete (plain, array, nothrow, sized, aligned) with
@@ -12,6 +11,9 @@
 // 2. System calls: per kernel set, a forked child installs a seccomp filter that traps every system call
 //    but exit_group, then makes the same calls; a trapped call fails the program with the call and the
 //    system call number. Where seccomp is unavailable (qemu-user refuses it) this part is skipped, said so.
+//    TBB is not initialized in this process before these children run, and TBB's first call makes system
+//    calls (checked by hand: tbb::this_task_arena::max_concurrency() is trapped), so in a TBB build this
+//    also shows that the serial path makes no TBB call.
 // Both mechanisms are self-tested first, so the program cannot pass by not looking.
 // Exit status: 0 all good, 1 a violation or a failed self-test.
 #include <varnorm/varnorm.h>
@@ -557,7 +559,7 @@ int main() {
   varnorm_test::select_default_isa();
 
 #ifdef VARNORM_REALTIME_WITH_TBB
-  // Last, as it starts TBB threads: a call that does go parallel (backward above the cut-off) reaches the
+  // Last, as it initializes TBB and starts its threads (the checks above rely on TBB being untouched): a call that does go parallel (backward above the cut-off) reaches the
   // allocator (its per-unit buffer), so a small call going parallel by mistake would be caught above.
   {
     std::vector<dataset> big;
