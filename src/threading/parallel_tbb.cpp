@@ -33,9 +33,8 @@ tbb::task_arena* arena_for(int threads) {
   return slot;
 }
 
-void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body) {
-  tbb::task_group_context context;
-  context.capture_fp_settings();  // FTZ/DAZ and rounding of the calling thread apply in the workers
+// `context` carries the caller's floating-point settings; tasks run under them on every thread.
+void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body, tbb::task_group_context& context) {
   tbb::parallel_for(
       tbb::blocked_range<std::int64_t>(0, count, static_cast<std::size_t>(std::max<std::int64_t>(grain, 1))),
       [body](const tbb::blocked_range<std::int64_t>& r) { body.run(body.context, r.begin(), r.end()); },
@@ -59,11 +58,17 @@ void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range
   }
   // TBB reports failure (out of memory for tasks or threads) by exceptions; none may leave the library.
   // The caller has allocated everything it needs before calling, so such a failure is treated as fatal.
+  //
+  // The settings (FTZ/DAZ, rounding) are captured here, on the calling thread: inside task_arena::execute
+  // the thread already runs under the settings the arena was created with, which belong to whichever thread
+  // first asked for that arena.
+  tbb::task_group_context context;
+  context.capture_fp_settings();
   if (max_threads == 0) {
-    run_in_current_arena(count, grain, body);
+    run_in_current_arena(count, grain, body, context);
     return;
   }
-  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body); });
+  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body, context); });
 }
 
 }  // namespace varnorm::detail
