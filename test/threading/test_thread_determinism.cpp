@@ -4,7 +4,8 @@
 // Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
 // thread take part in it, so the parallel path is what is compared. With TBB also: max_threads = 0 runs in
 // the caller's arena and respects a user arena and a global_control limit, small calls stay on the calling
-// thread. On x86, the caller's FTZ/DAZ apply in the workers.
+// thread, and max_threads = k > 1 never has more than k threads. On x86, the caller's FTZ/DAZ apply in the
+// workers.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifdef __linux__
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #ifdef VARNORM_TEST_WITH_TBB
 #include <tbb/global_control.h>
@@ -374,6 +381,49 @@ TEST_CASE("calls below the parallel cut-off stay on the calling thread for any m
     CHECK(observer.worker_entries() == 0);
   }
 }
+
+#ifdef __linux__
+// Threads of this process, from /proc/self/task.
+int process_threads() {
+  int count = 0;
+  if (DIR* tasks = opendir("/proc/self/task")) {
+    while (const dirent* entry = readdir(tasks))
+      if (entry->d_name[0] != '.') ++count;
+    closedir(tasks);
+  }
+  return count;
+}
+
+TEST_CASE("max_threads k > 1 runs on at most k threads, even where TBB may start more", "[threads][tbb]") {
+  // The library's arenas cannot be observed from outside, but TBB starts a worker thread only when an
+  // arena asks for one. So a fresh process that makes calls with max_threads = k only has at most k
+  // threads; global_control lifts TBB's own cap (the core count), so a library arena one slot too large
+  // would show. Each k runs in a child forked while this process has one thread (TBB not started): workers
+  // started for one k could still be on their way back to TBB's pool when the next k asks for more.
+  if (process_threads() != 1) {
+    WARN("threads exist already (other tests ran in this process first): run this test on its own, as ctest does");
+    return;
+  }
+  const named_case nc = large_case(kManyPlanesNchw);
+  for (int k : {2, 3, 4}) {
+    CAPTURE(k);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 32);
+      bool ok = true;
+      for (int i = 0; i < 10; ++i) ok = ok && run_all(nc.c, k).recomputed.status == VARNORM_OK;
+      _exit(ok ? std::min(process_threads(), 100) : 101);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    const int threads = WEXITSTATUS(status);
+    REQUIRE(threads != 101);
+    CHECK(threads <= k);
+  }
+}
+#endif
 #endif
 
 #ifdef VARNORM_TEST_HAVE_MXCSR
