@@ -21,6 +21,7 @@ start=$(date +%s)
 if configure_build "$root/build/asan" -DVARNORM_SANITIZE=address,undefined; then
   # Every finding is fatal (-fno-sanitize-recover=all at compile time, halt/abort at run time).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+  LSAN_OPTIONS=suppressions="$root/test/sanitize/lsan.supp":print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/build/asan" -j "$jobs" --output-on-failure --timeout 600 || status=1
 else
