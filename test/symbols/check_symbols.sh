@@ -18,11 +18,18 @@
 #    header code, every program that uses TBB's headers defines them identically, and a consumer of the
 #    TBB build must link that same TBB (pkg-config Requires.private, find_dependency in the CMake package).
 #    A varnorm type in their template arguments would make them internal, so they cannot carry our code.
-# Usage: check_symbols.sh NM ARCHIVE KERNEL_SETS   (KERNEL_SETS: e.g. "sse2;avx2;avx512;scalar")
+# Unoptimized (Debug, -O0) archives are checked with rule 1 relaxed to strong symbols: -O0 emits every
+# header template it calls (std::, xsimd, TBB) as a weak out-of-line copy, which no source change can avoid.
+# Such copies are identical wherever the same headers are used, but a consumer built against other
+# versions of those headers could have one replaced by ours: link an optimized build into a larger runtime
+# (README "Build options"). Rule 2 holds in every build.
+# Usage: check_symbols.sh NM ARCHIVE KERNEL_SETS [optimized|unoptimized]
+#        (KERNEL_SETS: e.g. "sse2;avx2;avx512;scalar"; default: optimized)
 set -euo pipefail
 nm_tool=$1
 archive=$2
 kernel_objects=" $(sed 's/\([^;]*\);*/isa_\1.cpp.o /g' <<<"$3")"
+build=${4:-optimized}
 
 # "object type mangled-name" for every defined global symbol.
 symbols=$("$nm_tool" -A -g --defined-only "$archive" |
@@ -38,8 +45,13 @@ exempt='^DW\.ref\.__gxx_personality_v0$'
 ours='^(varnorm_|_Z(TV|TI|TS|GV|Th[^_]*_|Tv[^_]*_)*Z?NK?7varnorm)'
 tbb_own='^_Z(TV|TI|TS)?NK?3tbb'
 
+tolerated_weak=0
 while read -r object type name; do
   [[ $object == parallel_tbb.cpp.o && $type =~ ^[VWu]$ && $name =~ $tbb_own ]] && continue
+  if [[ $build == unoptimized && $type =~ ^[VW]$ && ! ( $name =~ $ours ) ]]; then
+    tolerated_weak=$((tolerated_weak + 1))
+    continue
+  fi
   if ! [[ $name =~ $ours || $name =~ $exempt ]]; then
     echo "foreign global symbol in $object ($type): $(demangle "$name")  [$name]"
     failures=$((failures + 1))
@@ -62,5 +74,7 @@ if [ $failures -gt 0 ]; then
   echo "$archive: $failures symbol problem(s)"
   exit 1
 fi
-echo "$archive: $(wc -l <<<"$symbols") defined global symbols, all varnorm_* or varnorm::;" \
+[ $tolerated_weak -gt 0 ] &&
+  echo "$archive: unoptimized build: $tolerated_weak weak out-of-line copies of header templates tolerated"
+echo "$archive: $(wc -l <<<"$symbols") defined global symbols, all varnorm_* or varnorm:: (or tolerated);" \
   "no weak symbol of the kernel objects ($kernel_objects) defined twice"
