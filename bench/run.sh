@@ -9,7 +9,7 @@
 #   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
-#                      5 longer repetitions in random order, medians: about 10 minutes
+#                      5 longer repetitions in random order, medians: about 5 minutes on 2 cores
 #   --isa=NAME         force the library's kernel set (avx512, avx2, sse2, scalar, neon64; default auto)
 # Arguments after these go to varnorm_bench, after the mode's own: --benchmark_filter=REGEX replaces the
 # mode's filter, e.g. --benchmark_filter='forward/N...C/AUTO/1x2x512x512'.
@@ -74,6 +74,10 @@ png="$results/$mode-$stamp.png"
 log="$results/$mode-$stamp.log"
 [ -n "$isa" ] && export VARNORM_BENCH_ISA="$isa"
 count=$("$binary" "${args[@]}" "${extra[@]}" --benchmark_list_tests | wc -l)
+if [ "$count" -eq 0 ]; then
+  echo "bench/run.sh: no benchmark matches the filter (list them: $binary --benchmark_list_tests)" >&2
+  exit 1
+fi
 echo "running $count benchmarks ($mode mode${isa:+, ISA $isa}); console output: $log"
 run_start=$(date +%s)
 if ! "$binary" "${args[@]}" "${extra[@]}" --benchmark_out="$json" --benchmark_out_format=json >"$log" 2>&1; then
