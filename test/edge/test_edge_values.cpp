@@ -10,13 +10,9 @@
 #include <limits>
 #include <vector>
 
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#define VARNORM_TEST_HAVE_MXCSR 1
-#endif
-
 #include "support/cases.hpp"
 #include "support/compare.hpp"
+#include "support/fp_env.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
 #include "support/tolerance.hpp"
@@ -49,31 +45,6 @@ layer_case plane_case(std::int64_t h, std::int64_t w, varnorm_algorithm algorith
   c.dy.assign(x.size(), 1.0f);
   return c;
 }
-
-#ifdef VARNORM_TEST_HAVE_MXCSR
-// Sets FTZ (bit 15) and DAZ (bit 6) on the calling thread, as audio hosts do, for the object's lifetime.
-class flush_denormals_scope {
- public:
-  flush_denormals_scope() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
-  ~flush_denormals_scope() { _mm_setcsr(saved_); }
-  flush_denormals_scope(const flush_denormals_scope&) = delete;
-  flush_denormals_scope& operator=(const flush_denormals_scope&) = delete;
-
- private:
-  unsigned saved_;
-};
-
-// Whether FTZ takes effect here: valgrind, for one, ignores MXCSR's FTZ/DAZ bits, so the test has nothing to
-// check there.
-bool flush_to_zero_works() {
-  volatile float smallest_normal = std::numeric_limits<float>::min(), half = 0.5f, product = 1.0f;
-  {
-    flush_denormals_scope ftz_daz;
-    product = smallest_normal * half;
-  }
-  return product == 0.0f;
-}
-#endif
 
 }  // namespace
 

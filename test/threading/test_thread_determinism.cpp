@@ -41,13 +41,9 @@
 #endif
 #endif
 
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#define VARNORM_TEST_HAVE_MXCSR 1
-#endif
-
 #include "support/cases.hpp"
 #include "support/compare.hpp"
+#include "support/fp_env.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
 
@@ -207,28 +203,6 @@ bool worker_joins(Call&& call) {
 #endif
 
 #ifdef VARNORM_TEST_HAVE_MXCSR
-// FTZ (bit 15) and DAZ (bit 6) on the calling thread, as audio hosts set them, for the object's lifetime.
-class flush_denormals_scope {
- public:
-  flush_denormals_scope() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
-  ~flush_denormals_scope() { _mm_setcsr(saved_); }
-  flush_denormals_scope(const flush_denormals_scope&) = delete;
-  flush_denormals_scope& operator=(const flush_denormals_scope&) = delete;
-
- private:
-  unsigned saved_;
-};
-
-// valgrind ignores MXCSR's FTZ/DAZ bits; there the FTZ tests have nothing to check.
-bool flush_to_zero_works() {
-  volatile float smallest_normal = std::numeric_limits<float>::min(), half = 0.5f, product = 1.0f;
-  {
-    flush_denormals_scope ftz_daz;
-    product = smallest_normal * half;
-  }
-  return product == 0.0f;
-}
-
 // Every other element of every plane subnormal, the rest normal; plane (0, 0) subnormal throughout, in x and
 // dy, with beta 0. DAZ reads subnormal inputs as 0 and FTZ flushes subnormal results, which changes the
 // mean of plane (0, 0) (0 instead of about 1e-39), its y (alpha*x*rstd is about 3e-37: normal, or 0) and its
