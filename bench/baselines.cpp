@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -11,7 +12,6 @@
 #ifdef VARNORM_BENCH_HAVE_TBB
 #include <memory>
 #include <mutex>
-#include <vector>
 
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
@@ -113,6 +113,63 @@ void add_sse2(float* dst, const float* a, const float* b, std::size_t count, boo
   for (; i < count; ++i) dst[i] = a[i] + b[i];
 }
 
+// Read-only sums: 8 independent accumulators (enough loads in flight to reach the load ports' throughput),
+// a single-vector loop for the rest, a scalar tail; the accumulators are added in double at the end.
+template <std::size_t Lanes>
+double horizontal(const float (&lanes)[Lanes]) {
+  double total = 0.0;
+  for (float v : lanes) total += static_cast<double>(v);
+  return total;
+}
+
+__attribute__((target("avx512f"))) double sum_avx512(const float* a, std::size_t count) {
+  __m512 acc[8];
+  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm512_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 128 <= count; i += 128)
+    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm512_add_ps(acc[k], _mm512_loadu_ps(a + i + 16 * k));
+  for (; i + 16 <= count; i += 16) acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(a + i));
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
+                                 _mm512_add_ps(_mm512_add_ps(acc[4], acc[5]), _mm512_add_ps(acc[6], acc[7])));
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  double total = horizontal(lanes);
+  for (; i < count; ++i) total += static_cast<double>(a[i]);
+  return total;
+}
+
+__attribute__((target("avx2"))) double sum_avx2(const float* a, std::size_t count) {
+  __m256 acc[8];
+  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 64 <= count; i += 64)
+    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_loadu_ps(a + i + 8 * k));
+  for (; i + 8 <= count; i += 8) acc[0] = _mm256_add_ps(acc[0], _mm256_loadu_ps(a + i));
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
+                                 _mm256_add_ps(_mm256_add_ps(acc[4], acc[5]), _mm256_add_ps(acc[6], acc[7])));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s);
+  double total = horizontal(lanes);
+  for (; i < count; ++i) total += static_cast<double>(a[i]);
+  return total;
+}
+
+double sum_sse2(const float* a, std::size_t count) {
+  __m128 acc[8];
+  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 32 <= count; i += 32)
+    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm_add_ps(acc[k], _mm_loadu_ps(a + i + 4 * k));
+  for (; i + 4 <= count; i += 4) acc[0] = _mm_add_ps(acc[0], _mm_loadu_ps(a + i));
+  const __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(acc[0], acc[1]), _mm_add_ps(acc[2], acc[3])),
+                              _mm_add_ps(_mm_add_ps(acc[4], acc[5]), _mm_add_ps(acc[6], acc[7])));
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, s);
+  double total = horizontal(lanes);
+  for (; i < count; ++i) total += static_cast<double>(a[i]);
+  return total;
+}
+
 enum class Isa { sse2, avx2, avx512 };
 
 Isa detect() {
@@ -144,6 +201,14 @@ void add_slice(float* dst, const float* a, const float* b, std::size_t count, bo
   }
 }
 
+double sum_slice(const float* a, std::size_t count) {
+  switch (kIsa) {
+    case Isa::avx512: return sum_avx512(a, count);
+    case Isa::avx2: return sum_avx2(a, count);
+    default: return sum_sse2(a, count);
+  }
+}
+
 #else  // portable fallback: the compiler vectorizes what it can
 
 void copy_slice(float* dst, const float* a, const float*, std::size_t count, bool) {
@@ -152,6 +217,19 @@ void copy_slice(float* dst, const float* a, const float*, std::size_t count, boo
 
 void add_slice(float* dst, const float* a, const float* b, std::size_t count, bool) {
   for (std::size_t i = 0; i < count; ++i) dst[i] = a[i] + b[i];
+}
+
+// 8 independent accumulators: without -ffast-math the compiler keeps the order of one accumulator's adds,
+// so this is what gives the loop its parallelism.
+double sum_slice(const float* a, std::size_t count) {
+  float acc[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    for (std::size_t k = 0; k < 8; ++k) acc[k] += a[i + k];
+  double total = 0.0;
+  for (float v : acc) total += static_cast<double>(v);
+  for (; i < count; ++i) total += static_cast<double>(a[i]);
+  return total;
 }
 
 #endif
@@ -174,10 +252,12 @@ tbb::task_arena& arena_for(int threads) {
 }
 #endif
 
-void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
+// Calls fn(begin, end, part) for `threads` equal contiguous slices of [0, count), boundaries on multiples of
+// 16 floats (64 bytes), one slice per thread of the arena; threads <= 1: fn(0, count, 0) on the caller.
+template <class Fn>
+void for_slices(std::size_t count, int threads, const Fn& fn) {
 #ifdef VARNORM_BENCH_HAVE_TBB
   if (threads > 1) {
-    // Equal contiguous slices, boundaries on 64-byte multiples, one per thread.
     const auto parts = static_cast<std::size_t>(threads);
     arena_for(threads).execute([&] {
       tbb::parallel_for(
@@ -185,7 +265,7 @@ void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t cou
           [&](std::size_t p) {
             const std::size_t begin = (count * p / parts) / 16 * 16;
             const std::size_t end = p + 1 == parts ? count : (count * (p + 1) / parts) / 16 * 16;
-            if (end > begin) fn(dst + begin, a + begin, b == nullptr ? nullptr : b + begin, end - begin, stream);
+            if (end > begin) fn(begin, end, p);
           },
           tbb::static_partitioner());
     });
@@ -194,7 +274,13 @@ void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t cou
 #else
   (void)threads;
 #endif
-  fn(dst, a, b, count, stream);
+  fn(std::size_t{0}, count, std::size_t{0});
+}
+
+void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
+  for_slices(count, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
+    fn(dst + begin, a + begin, b == nullptr ? nullptr : b + begin, end - begin, stream);
+  });
 }
 
 }  // namespace
@@ -205,6 +291,17 @@ void copy_floats(float* dst, const float* src, std::size_t count, int threads, b
 
 void read2write1(float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
   run(add_slice, dst, a, b, count, threads, stream);
+}
+
+double read_floats(const float* src, std::size_t count, int threads) {
+  if (threads <= 1) return sum_slice(src, count);
+  std::vector<double> partial(static_cast<std::size_t>(threads), 0.0);
+  for_slices(count, threads, [&](std::size_t begin, std::size_t end, std::size_t p) {
+    partial[p] = sum_slice(src + begin, end - begin);
+  });
+  double total = 0.0;
+  for (double v : partial) total += v;
+  return total;
 }
 
 const char* baseline_isa() {

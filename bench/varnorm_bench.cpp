@@ -7,7 +7,9 @@
 //   backward_recompute/NCHW/TWO_PASS/...                      varnorm backward recomputing mean/rstd
 //   forward/NCHW/peer_naive/...   forward/NCHW/peer_onednn/...  peers
 //   copy/8x64x64x64/threads:1/real_time   read2write1/...      roofline baselines (no layout: flat arrays)
-// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx), items_per_second
+//   read1/8x64x64x64/threads:1/real_time                        read-only sweep of x (floor of a two-sweep
+//                                                               forward: read1 + copy)
+// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx; read1: x), items_per_second
 // (tensor elements), roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the
 // baseline's time comes from its own benchmark earlier in this run, or is measured here when filtered out).
 //
@@ -48,7 +50,9 @@ const Shape4 kShapes[] = {
 namespace {
 
 enum class Direction { forward, backward, backward_recompute };
-enum class Roofline { copy, read2write1 };
+// The baselines. copy and read2write1 are the rooflines of forward and backward; read1 (one read-only sweep
+// of x) is no kernel's roofline: with copy it gives the floor of a forward that sweeps x twice.
+enum class Roofline { copy, read2write1, read1 };
 
 const char* direction_name(Direction d) {
   switch (d) {
@@ -59,11 +63,18 @@ const char* direction_name(Direction d) {
 }
 
 Roofline roofline_of(Direction d) { return d == Direction::forward ? Roofline::copy : Roofline::read2write1; }
-const char* roofline_name(Roofline r) { return r == Roofline::copy ? "copy" : "read2write1"; }
+const char* roofline_name(Roofline r) {
+  switch (r) {
+    case Roofline::copy: return "copy";
+    case Roofline::read2write1: return "read2write1";
+    default: return "read1";
+  }
+}
 
-// Compulsory traffic: forward reads x and writes y; backward reads x and dy and writes dx.
+// Compulsory traffic: forward reads x and writes y; backward reads x and dy and writes dx; read1 reads x.
 std::size_t traffic_bytes(Roofline r, const Shape4& s) {
-  return (r == Roofline::copy ? 2 : 3) * s.elements() * sizeof(float);
+  const std::size_t arrays = r == Roofline::copy ? 2 : r == Roofline::read2write1 ? 3 : 1;
+  return arrays * s.elements() * sizeof(float);
 }
 
 const char* layout_name(bool nhwc) { return nhwc ? "NHWC" : "NCHW"; }
@@ -105,10 +116,15 @@ std::string baseline_key(Roofline r, const Shape4& s, int threads) {
 
 void run_baseline(Roofline r, Tensors& t, int threads, bool stream) {
   const std::size_t count = t.shape.elements();
-  if (r == Roofline::copy)
-    copy_floats(t.y.get(), t.x.get(), count, threads, stream);
-  else
-    read2write1(t.dx.get(), t.x.get(), t.dy.get(), count, threads, stream);
+  switch (r) {
+    case Roofline::copy: copy_floats(t.y.get(), t.x.get(), count, threads, stream); break;
+    case Roofline::read2write1: read2write1(t.dx.get(), t.x.get(), t.dy.get(), count, threads, stream); break;
+    case Roofline::read1: {
+      double sum = read_floats(t.x.get(), count, threads);
+      benchmark::DoNotOptimize(sum);
+      break;
+    }
+  }
 }
 
 // Seconds per call of `body`, over calls adding up to at least `min_seconds` (and at least `min_calls`).
@@ -127,8 +143,9 @@ double mean_seconds(const std::function<void()>& body, double min_seconds, int m
 
 // Whether a baseline writes with non-temporal stores: whichever of regular and non-temporal stores is
 // faster for this size and thread count, decided once per run (three alternating rounds of at least 2 ms
-// each, after a warm-up; the best round counts).
+// each, after a warm-up; the best round counts). read1 stores nothing.
 bool baseline_streams(Roofline r, Tensors& t, int threads) {
+  if (r == Roofline::read1) return false;
   static std::map<std::string, bool> choice;
   const std::string key = baseline_key(r, t.shape, threads);
   auto found = choice.find(key);
@@ -166,7 +183,7 @@ void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double r
 void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) {
   Tensors& t = tensors_for(s);
   const bool stream = baseline_streams(r, t, threads);
-  state.SetLabel(stream ? "nt-stores" : "regular-stores");
+  state.SetLabel(r == Roofline::read1 ? "read-only" : stream ? "nt-stores" : "regular-stores");
   const double seconds = timed_loop(state, [&] { run_baseline(r, t, threads, stream); });
   baseline_seconds()[baseline_key(r, s, threads)] = seconds;
   set_counters(state, r, s, seconds, seconds);
@@ -276,7 +293,7 @@ void register_all() {
     const std::string shape = s.name();
     for (int k : thread_list) {
       const std::string threads = threads_name(k);
-      for (Roofline r : {Roofline::copy, Roofline::read2write1})
+      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1})
         add(join_name({roofline_name(r), shape, threads}),
             [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
       for (Direction dir : directions)
@@ -322,7 +339,8 @@ int main(int argc, char** argv) {
   std::string shapes;
   for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
   benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
-  benchmark::AddCustomContext("traffic", "forward: x read + y written; backward: x, dy read + dx written");
+  benchmark::AddCustomContext("traffic",
+                              "forward: x read + y written; backward: x, dy read + dx written; read1: x read");
   if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
 
   vnbench::register_all();
