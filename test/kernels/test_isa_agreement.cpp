@@ -23,6 +23,7 @@
 #include "kernels/kernel_checks.hpp"
 #include "support/cases.hpp"
 #include "support/compare.hpp"
+#include "support/same_bits.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
 
@@ -178,14 +179,10 @@ TEST_CASE("a plane of 2^20 + 3 values (NCHW) and three of 2^18 + 1 (NHWC) with |
         c.desc.max_threads = 0;
         const forward_outputs f0 = run_forward(c);
         REQUIRE(f0.status == VARNORM_OK);
-        CHECK(bitwise_equal(f0.y, f.y));
-        CHECK(bitwise_equal(f0.mean, f.mean));
-        CHECK(bitwise_equal(f0.rstd, f.rstd));
+        check_same_bits(f0, f);
         const backward_outputs b0 = run_backward(c, f0.mean.data(), f0.rstd.data());
         REQUIRE(b0.status == VARNORM_OK);
-        CHECK(bitwise_equal(b0.dx, b.dx));
-        CHECK(bitwise_equal(b0.dalpha, b.dalpha));
-        CHECK(bitwise_equal(b0.dbeta, b.dbeta));
+        check_same_bits(b0, b);
       }
     }
   }
@@ -217,15 +214,11 @@ TEST_CASE("every ISA gives the same bits with max_threads 1 and 0 on tail shapes
         const forward_outputs f1 = run_forward(one), f0 = run_forward(any);
         REQUIRE(f1.status == VARNORM_OK);
         REQUIRE(f0.status == VARNORM_OK);
-        CHECK(bitwise_equal(f0.y, f1.y));
-        CHECK(bitwise_equal(f0.mean, f1.mean));
-        CHECK(bitwise_equal(f0.rstd, f1.rstd));
+        check_same_bits(f0, f1);
         const backward_outputs b1 = run_backward(one), b0 = run_backward(any);
         REQUIRE(b1.status == VARNORM_OK);
         REQUIRE(b0.status == VARNORM_OK);
-        CHECK(bitwise_equal(b0.dx, b1.dx));
-        CHECK(bitwise_equal(b0.dalpha, b1.dalpha));
-        CHECK(bitwise_equal(b0.dbeta, b1.dbeta));
+        check_same_bits(b0, b1);
       }
     }
   }
