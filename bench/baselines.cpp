@@ -113,8 +113,13 @@ void add_sse2(float* dst, const float* a, const float* b, std::size_t count, boo
   for (; i < count; ++i) dst[i] = a[i] + b[i];
 }
 
-// Read-only sums: 8 independent accumulators (enough loads in flight to reach the load ports' throughput),
-// a single-vector loop for the rest, a scalar tail; the accumulators are added in double at the end.
+// Read-only sums of Inputs arrays (read1: x; read2: x and dy), all at the same offsets: 8 independent
+// accumulators per input (enough loads in flight to reach the load ports' throughput), a single-vector loop
+// for the rest, a scalar tail; each input's accumulators are added in double at the end, and the inputs' sums
+// added together. The loops over inputs and accumulators have constant trip counts: the compiler unrolls
+// them and keeps the accumulators in registers (16 of them for two inputs: AVX-512 has 32 vector registers,
+// AVX2 16 with the loads folded into the adds; SSE2 cannot fold unaligned loads, so with two inputs GCC keeps
+// one of its 16 accumulators on the stack).
 template <std::size_t Lanes>
 double horizontal(const float (&lanes)[Lanes]) {
   double total = 0.0;
@@ -122,52 +127,81 @@ double horizontal(const float (&lanes)[Lanes]) {
   return total;
 }
 
-__attribute__((target("avx512f"))) double sum_avx512(const float* a, std::size_t count) {
-  __m512 acc[8];
-  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm512_setzero_ps();
+template <std::size_t Inputs>
+double scalar_tail(const float* const (&in)[Inputs], std::size_t i, std::size_t count) {
+  double total = 0.0;
+  for (; i < count; ++i)
+    for (std::size_t p = 0; p < Inputs; ++p) total += static_cast<double>(in[p][i]);
+  return total;
+}
+
+template <std::size_t Inputs>
+__attribute__((target("avx512f"))) double sum_avx512(const float* const (&in)[Inputs], std::size_t count) {
+  __m512 acc[Inputs][8];
+  for (std::size_t p = 0; p < Inputs; ++p)
+    for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm512_setzero_ps();
   std::size_t i = 0;
   for (; i + 128 <= count; i += 128)
-    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm512_add_ps(acc[k], _mm512_loadu_ps(a + i + 16 * k));
-  for (; i + 16 <= count; i += 16) acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(a + i));
-  const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
-                                 _mm512_add_ps(_mm512_add_ps(acc[4], acc[5]), _mm512_add_ps(acc[6], acc[7])));
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, s);
-  double total = horizontal(lanes);
-  for (; i < count; ++i) total += static_cast<double>(a[i]);
-  return total;
+    for (std::size_t p = 0; p < Inputs; ++p)
+      for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm512_add_ps(acc[p][k], _mm512_loadu_ps(in[p] + i + 16 * k));
+  for (; i + 16 <= count; i += 16)
+    for (std::size_t p = 0; p < Inputs; ++p) acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_loadu_ps(in[p] + i));
+  double total = 0.0;
+  for (std::size_t p = 0; p < Inputs; ++p) {
+    const __m512* a = acc[p];
+    const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
+                                   _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, s);
+    total += horizontal(lanes);
+  }
+  return total + scalar_tail(in, i, count);
 }
 
-__attribute__((target("avx2"))) double sum_avx2(const float* a, std::size_t count) {
-  __m256 acc[8];
-  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+template <std::size_t Inputs>
+__attribute__((target("avx2"))) double sum_avx2(const float* const (&in)[Inputs], std::size_t count) {
+  __m256 acc[Inputs][8];
+  for (std::size_t p = 0; p < Inputs; ++p)
+    for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm256_setzero_ps();
   std::size_t i = 0;
   for (; i + 64 <= count; i += 64)
-    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_loadu_ps(a + i + 8 * k));
-  for (; i + 8 <= count; i += 8) acc[0] = _mm256_add_ps(acc[0], _mm256_loadu_ps(a + i));
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
-                                 _mm256_add_ps(_mm256_add_ps(acc[4], acc[5]), _mm256_add_ps(acc[6], acc[7])));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, s);
-  double total = horizontal(lanes);
-  for (; i < count; ++i) total += static_cast<double>(a[i]);
-  return total;
+    for (std::size_t p = 0; p < Inputs; ++p)
+      for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm256_add_ps(acc[p][k], _mm256_loadu_ps(in[p] + i + 8 * k));
+  for (; i + 8 <= count; i += 8)
+    for (std::size_t p = 0; p < Inputs; ++p) acc[p][0] = _mm256_add_ps(acc[p][0], _mm256_loadu_ps(in[p] + i));
+  double total = 0.0;
+  for (std::size_t p = 0; p < Inputs; ++p) {
+    const __m256* a = acc[p];
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
+                                   _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, s);
+    total += horizontal(lanes);
+  }
+  return total + scalar_tail(in, i, count);
 }
 
-double sum_sse2(const float* a, std::size_t count) {
-  __m128 acc[8];
-  for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm_setzero_ps();
+template <std::size_t Inputs>
+double sum_sse2(const float* const (&in)[Inputs], std::size_t count) {
+  __m128 acc[Inputs][8];
+  for (std::size_t p = 0; p < Inputs; ++p)
+    for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm_setzero_ps();
   std::size_t i = 0;
   for (; i + 32 <= count; i += 32)
-    for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm_add_ps(acc[k], _mm_loadu_ps(a + i + 4 * k));
-  for (; i + 4 <= count; i += 4) acc[0] = _mm_add_ps(acc[0], _mm_loadu_ps(a + i));
-  const __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(acc[0], acc[1]), _mm_add_ps(acc[2], acc[3])),
-                              _mm_add_ps(_mm_add_ps(acc[4], acc[5]), _mm_add_ps(acc[6], acc[7])));
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, s);
-  double total = horizontal(lanes);
-  for (; i < count; ++i) total += static_cast<double>(a[i]);
-  return total;
+    for (std::size_t p = 0; p < Inputs; ++p)
+      for (std::size_t k = 0; k < 8; ++k) acc[p][k] = _mm_add_ps(acc[p][k], _mm_loadu_ps(in[p] + i + 4 * k));
+  for (; i + 4 <= count; i += 4)
+    for (std::size_t p = 0; p < Inputs; ++p) acc[p][0] = _mm_add_ps(acc[p][0], _mm_loadu_ps(in[p] + i));
+  double total = 0.0;
+  for (std::size_t p = 0; p < Inputs; ++p) {
+    const __m128* a = acc[p];
+    const __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(a[0], a[1]), _mm_add_ps(a[2], a[3])),
+                                _mm_add_ps(_mm_add_ps(a[4], a[5]), _mm_add_ps(a[6], a[7])));
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, s);
+    total += horizontal(lanes);
+  }
+  return total + scalar_tail(in, i, count);
 }
 
 enum class Isa { sse2, avx2, avx512 };
@@ -201,11 +235,12 @@ void add_slice(float* dst, const float* a, const float* b, std::size_t count, bo
   }
 }
 
-double sum_slice(const float* a, std::size_t count) {
+template <std::size_t Inputs>
+double sum_slice(const float* const (&in)[Inputs], std::size_t count) {
   switch (kIsa) {
-    case Isa::avx512: return sum_avx512(a, count);
-    case Isa::avx2: return sum_avx2(a, count);
-    default: return sum_sse2(a, count);
+    case Isa::avx512: return sum_avx512(in, count);
+    case Isa::avx2: return sum_avx2(in, count);
+    default: return sum_sse2(in, count);
   }
 }
 
@@ -219,16 +254,20 @@ void add_slice(float* dst, const float* a, const float* b, std::size_t count, bo
   for (std::size_t i = 0; i < count; ++i) dst[i] = a[i] + b[i];
 }
 
-// 8 independent accumulators: without -ffast-math the compiler keeps the order of one accumulator's adds,
-// so this is what gives the loop its parallelism.
-double sum_slice(const float* a, std::size_t count) {
-  float acc[8] = {};
+// 8 independent accumulators per input: without -ffast-math the compiler keeps the order of one
+// accumulator's adds, so this is what gives the loop its parallelism.
+template <std::size_t Inputs>
+double sum_slice(const float* const (&in)[Inputs], std::size_t count) {
+  float acc[Inputs][8] = {};
   std::size_t i = 0;
   for (; i + 8 <= count; i += 8)
-    for (std::size_t k = 0; k < 8; ++k) acc[k] += a[i + k];
+    for (std::size_t p = 0; p < Inputs; ++p)
+      for (std::size_t k = 0; k < 8; ++k) acc[p][k] += in[p][i + k];
   double total = 0.0;
-  for (float v : acc) total += static_cast<double>(v);
-  for (; i < count; ++i) total += static_cast<double>(a[i]);
+  for (std::size_t p = 0; p < Inputs; ++p)
+    for (float v : acc[p]) total += static_cast<double>(v);
+  for (; i < count; ++i)
+    for (std::size_t p = 0; p < Inputs; ++p) total += static_cast<double>(in[p][i]);
   return total;
 }
 
@@ -277,6 +316,21 @@ void for_slices(std::size_t count, int threads, const Fn& fn) {
   fn(std::size_t{0}, count, std::size_t{0});
 }
 
+// The sum of Inputs arrays over [0, count) (read-only: the inputs' sums added), one slice per thread.
+template <std::size_t Inputs>
+double read_sweep(const float* const (&in)[Inputs], std::size_t count, int threads) {
+  if (threads <= 1) return sum_slice(in, count);
+  std::vector<double> partial(static_cast<std::size_t>(threads), 0.0);
+  for_slices(count, threads, [&](std::size_t begin, std::size_t end, std::size_t p) {
+    const float* slice[Inputs];
+    for (std::size_t q = 0; q < Inputs; ++q) slice[q] = in[q] + begin;
+    partial[p] = sum_slice(slice, end - begin);
+  });
+  double total = 0.0;
+  for (double v : partial) total += v;
+  return total;
+}
+
 void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t count, int threads, bool stream) {
   for_slices(count, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
     fn(dst + begin, a + begin, b == nullptr ? nullptr : b + begin, end - begin, stream);
@@ -294,14 +348,13 @@ void read2write1(float* dst, const float* a, const float* b, std::size_t count, 
 }
 
 double read_floats(const float* src, std::size_t count, int threads) {
-  if (threads <= 1) return sum_slice(src, count);
-  std::vector<double> partial(static_cast<std::size_t>(threads), 0.0);
-  for_slices(count, threads, [&](std::size_t begin, std::size_t end, std::size_t p) {
-    partial[p] = sum_slice(src + begin, end - begin);
-  });
-  double total = 0.0;
-  for (double v : partial) total += v;
-  return total;
+  const float* const in[1] = {src};
+  return read_sweep(in, count, threads);
+}
+
+double read2_floats(const float* a, const float* b, std::size_t count, int threads) {
+  const float* const in[2] = {a, b};
+  return read_sweep(in, count, threads);
 }
 
 const char* baseline_isa() {

@@ -1,13 +1,14 @@
 // Roofline baselines: the cheapest kernels that move the same compulsory bytes as the layer.
 //   forward  (x read, y written)           -> copy:        dst = src
 //   backward (x and dy read, dx written)   -> read2write1: dst = a + b
-// and, for the floor of a two-sweep forward (a statistics sweep over x, then the output sweep):
-//   one read-only sweep of x               -> read1:       sum of src (returned, so it is not optimized away)
+// and, for the floors of two-sweep kernels (a reduction sweep, then the output sweep):
+//   forward:  one read-only sweep of x           -> read1: sum of src (returned, so it is not optimized away)
+//   backward: one read-only sweep of x and dy    -> read2: sum of a + sum of b (returned likewise)
 // stream: write with non-temporal stores (vector loop, widest vectors the CPU has); otherwise regular stores
 // (copy: glibc's memcpy; read2write1: the same vector loop with regular stores). The benchmark calibrates
 // both in the same run and keeps the faster one for each size and thread count (the library streams its
 // outputs from 16 MiB on). threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous
-// slice per thread. read1 stores nothing: a vector loop with 8 independent accumulators.
+// slice per thread. read1 and read2 store nothing: a vector loop with 8 independent accumulators per input.
 #ifndef VARNORM_BENCH_BASELINES_HPP
 #define VARNORM_BENCH_BASELINES_HPP
 
@@ -20,6 +21,9 @@ void read2write1(float* dst, const float* a, const float* b, std::size_t count, 
 // Read-only sweep: the sum of src[0..count) (8 independent vector accumulators per thread, widest vectors the
 // CPU has; float sums within a slice, the slices' sums added in double).
 double read_floats(const float* src, std::size_t count, int threads);
+// Read-only sweep of two arrays: sum of a[0..count) + sum of b[0..count), the same loops, slices and arenas as
+// read_floats (8 accumulators per input).
+double read2_floats(const float* a, const float* b, std::size_t count, int threads);
 
 // The vector width the baselines use on this CPU: "avx512", "avx2" or "sse2".
 const char* baseline_isa();

@@ -9,7 +9,10 @@
 //   copy/8x64x64x64/threads:1/real_time   read2write1/...      roofline baselines (no layout: flat arrays)
 //   read1/8x64x64x64/threads:1/real_time                        read-only sweep of x (floor of a two-sweep
 //                                                               forward: read1 + copy)
-// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx; read1: x), items_per_second
+//   read2/8x64x64x64/threads:1/real_time                        read-only sweep of x and dy (floor of a
+//                                                               two-sweep backward: read2 + read2write1)
+// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx; read1: x; read2: x + dy),
+// items_per_second
 // (tensor elements), roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the
 // baseline's time comes from its own benchmark earlier in this run, or is measured here when filtered out).
 //
@@ -51,8 +54,9 @@ namespace {
 
 enum class Direction { forward, backward, backward_recompute };
 // The baselines. copy and read2write1 are the rooflines of forward and backward; read1 (one read-only sweep
-// of x) is no kernel's roofline: with copy it gives the floor of a forward that sweeps x twice.
-enum class Roofline { copy, read2write1, read1 };
+// of x) and read2 (one of x and dy) are no kernel's roofline: with copy, read1 gives the floor of a forward
+// that sweeps x twice; with read2write1, read2 gives the floor of a backward that sweeps x and dy twice.
+enum class Roofline { copy, read2write1, read1, read2 };
 
 const char* direction_name(Direction d) {
   switch (d) {
@@ -67,13 +71,21 @@ const char* roofline_name(Roofline r) {
   switch (r) {
     case Roofline::copy: return "copy";
     case Roofline::read2write1: return "read2write1";
-    default: return "read1";
+    case Roofline::read1: return "read1";
+    default: return "read2";
   }
 }
 
-// Compulsory traffic: forward reads x and writes y; backward reads x and dy and writes dx; read1 reads x.
+// Compulsory traffic: forward reads x and writes y; backward reads x and dy and writes dx; read1 reads x;
+// read2 reads x and dy.
 std::size_t traffic_bytes(Roofline r, const Shape4& s) {
-  const std::size_t arrays = r == Roofline::copy ? 2 : r == Roofline::read2write1 ? 3 : 1;
+  std::size_t arrays = 1;
+  switch (r) {
+    case Roofline::copy: arrays = 2; break;
+    case Roofline::read2write1: arrays = 3; break;
+    case Roofline::read1: arrays = 1; break;
+    case Roofline::read2: arrays = 2; break;
+  }
   return arrays * s.elements() * sizeof(float);
 }
 
@@ -124,6 +136,11 @@ void run_baseline(Roofline r, Tensors& t, int threads, bool stream) {
       benchmark::DoNotOptimize(sum);
       break;
     }
+    case Roofline::read2: {
+      double sum = read2_floats(t.x.get(), t.dy.get(), count, threads);
+      benchmark::DoNotOptimize(sum);
+      break;
+    }
   }
 }
 
@@ -143,9 +160,11 @@ double mean_seconds(const std::function<void()>& body, double min_seconds, int m
 
 // Whether a baseline writes with non-temporal stores: whichever of regular and non-temporal stores is
 // faster for this size and thread count, decided once per run (three alternating rounds of at least 2 ms
-// each, after a warm-up; the best round counts). read1 stores nothing.
+// each, after a warm-up; the best round counts). read1 and read2 store nothing.
+bool is_read_only(Roofline r) { return r == Roofline::read1 || r == Roofline::read2; }
+
 bool baseline_streams(Roofline r, Tensors& t, int threads) {
-  if (r == Roofline::read1) return false;
+  if (is_read_only(r)) return false;
   static std::map<std::string, bool> choice;
   const std::string key = baseline_key(r, t.shape, threads);
   auto found = choice.find(key);
@@ -183,7 +202,7 @@ void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double r
 void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) {
   Tensors& t = tensors_for(s);
   const bool stream = baseline_streams(r, t, threads);
-  state.SetLabel(r == Roofline::read1 ? "read-only" : stream ? "nt-stores" : "regular-stores");
+  state.SetLabel(is_read_only(r) ? "read-only" : stream ? "nt-stores" : "regular-stores");
   const double seconds = timed_loop(state, [&] { run_baseline(r, t, threads, stream); });
   baseline_seconds()[baseline_key(r, s, threads)] = seconds;
   set_counters(state, r, s, seconds, seconds);
@@ -293,7 +312,7 @@ void register_all() {
     const std::string shape = s.name();
     for (int k : thread_list) {
       const std::string threads = threads_name(k);
-      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1})
+      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2})
         add(join_name({roofline_name(r), shape, threads}),
             [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
       for (Direction dir : directions)
@@ -340,7 +359,8 @@ int main(int argc, char** argv) {
   for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
   benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
   benchmark::AddCustomContext("traffic",
-                              "forward: x read + y written; backward: x, dy read + dx written; read1: x read");
+                              "forward: x read + y written; backward: x, dy read + dx written; read1: x read; "
+                              "read2: x, dy read");
   if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
 
   vnbench::register_all();
