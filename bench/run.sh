@@ -5,7 +5,7 @@
 # Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [varnorm_bench arguments...]
 #   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
 #                      threads 1 and all, forward TWO_PASS and WELFORD at threads 1, the baselines and the
-#                      peers; 3 short repetitions in random order, medians (about 35 s on 2 cores once built)
+#                      peers; 3 short repetitions in random order, medians (about 40 s on 2 cores once built)
 #   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
