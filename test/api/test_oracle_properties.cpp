@@ -16,6 +16,7 @@
 #include "support/compare.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
+#include "support/oracle_checks.hpp"
 #include "support/tolerance.hpp"
 
 using namespace varnorm_test;
@@ -62,15 +63,7 @@ TEST_CASE("forward and backward match the long double oracle within the accuracy
   for (const varnorm_desc& shape : random_shapes(1, 24)) {
     layer_case c = make_case(shape, /*with_beta=*/(seed % 2) == 0, seed);
     ++seed;
-    const oracle_forward_result fwd = oracle_forward(c.desc, c.x.data(), c.alpha.data(), c.beta_or_null());
-    const oracle_backward_result bwd = oracle_backward(c.desc, c.x.data(), c.alpha.data(), c.dy.data());
-    const forward_bounds fb = forward_error_bounds(c, fwd);
-    const backward_bounds bb = backward_error_bounds(c, fwd, bwd);
-    std::vector<real> mean(fwd.planes.size()), rstd(fwd.planes.size());
-    for (std::size_t i = 0; i < fwd.planes.size(); ++i) {
-      mean[i] = fwd.planes[i].mean;
-      rstd[i] = fwd.planes[i].rstd;
-    }
+    const oracle_reference ref = make_reference(c);
     for (const std::string& isa : isas) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
@@ -80,15 +73,11 @@ TEST_CASE("forward and backward match the long double oracle within the accuracy
                 c.desc.per_sample_affine, c.desc.eps, c.beta.size());
         const forward_outputs f = run_forward(c);
         REQUIRE(f.status == VARNORM_OK);
-        CHECK(worst_error_ratio(f.y, fwd.y, fb.y) <= 1.0);
-        CHECK(worst_error_ratio(f.mean, mean, fb.mean) <= 1.0);
-        CHECK(worst_error_ratio(f.rstd, rstd, fb.rstd) <= 1.0);
+        check_forward_matches_oracle(f, ref);
 
         const backward_outputs b = run_backward(c, f.mean.data(), f.rstd.data());
         REQUIRE(b.status == VARNORM_OK);
-        CHECK(worst_error_ratio(b.dx, bwd.dx, bb.dx) <= 1.0);
-        CHECK(worst_error_ratio(b.dalpha, bwd.dalpha, bb.dalpha) <= 1.0);
-        CHECK(worst_error_ratio(b.dbeta, bwd.dbeta, bb.dbeta) <= 1.0);
+        check_backward_matches_oracle(b, ref);
       }
     }
   }
@@ -107,43 +96,24 @@ TEST_CASE("NCHW and NHWC of the same data agree within the accuracy bound, stati
     nhwc.x = relayout(nchw.desc, nchw.x, VARNORM_LAYOUT_NHWC);
     nhwc.dy = relayout(nchw.desc, nchw.dy, VARNORM_LAYOUT_NHWC);
     // Both are compared with one oracle (in NCHW order), so their difference is within the sum of the bounds.
-    const oracle_forward_result fwd = oracle_forward(nchw.desc, nchw.x.data(), nchw.alpha.data(), nchw.beta_or_null());
-    const oracle_backward_result bwd = oracle_backward(nchw.desc, nchw.x.data(), nchw.alpha.data(), nchw.dy.data());
-    const forward_bounds fb = forward_error_bounds(nchw, fwd);
-    const backward_bounds bb = backward_error_bounds(nchw, fwd, bwd);
+    const oracle_reference ref = make_reference(nchw);
     for (const std::string& isa : isas) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
       CAPTURE(isa, shape.n, shape.c, shape.h, shape.w, shape.correction, shape.per_sample_affine);
       const forward_outputs a = run_forward(nchw);
-      const forward_outputs b = run_forward(nhwc);
+      forward_outputs b = run_forward(nhwc);
       REQUIRE(a.status == VARNORM_OK);
       REQUIRE(b.status == VARNORM_OK);
-      const std::vector<float> b_y = relayout(nhwc.desc, b.y, VARNORM_LAYOUT_NCHW);
-      std::vector<double> y_bound(fb.y.size()), rstd_bound(fb.rstd.size()), mean_bound(fb.mean.size());
-      for (std::size_t i = 0; i < fb.y.size(); ++i) y_bound[i] = 2 * fb.y[i];
-      for (std::size_t i = 0; i < fb.rstd.size(); ++i) {
-        rstd_bound[i] = 2 * fb.rstd[i];
-        mean_bound[i] = 2 * fb.mean[i];
-      }
-      auto as_real = [](const std::vector<float>& v) { return std::vector<real>(v.begin(), v.end()); };
-      CHECK(worst_error_ratio(b_y, as_real(a.y), y_bound) <= 1.0);
-      CHECK(worst_error_ratio(b.rstd, as_real(a.rstd), rstd_bound) <= 1.0);
-      CHECK(worst_error_ratio(b.mean, as_real(a.mean), mean_bound) <= 1.0);
+      b.y = relayout(nhwc.desc, b.y, VARNORM_LAYOUT_NCHW);  // mean and rstd have the same index in both
+      check_forward_agrees(b, a, ref);
 
       const backward_outputs ga = run_backward(nchw, a.mean.data(), a.rstd.data());
-      const backward_outputs gb = run_backward(nhwc, b.mean.data(), b.rstd.data());
+      backward_outputs gb = run_backward(nhwc, b.mean.data(), b.rstd.data());
       REQUIRE(ga.status == VARNORM_OK);
       REQUIRE(gb.status == VARNORM_OK);
-      std::vector<double> dx_bound(bb.dx.size()), dalpha_bound(bb.dalpha.size()), dbeta_bound(bb.dbeta.size());
-      for (std::size_t i = 0; i < bb.dx.size(); ++i) dx_bound[i] = 2 * bb.dx[i];
-      for (std::size_t i = 0; i < bb.dalpha.size(); ++i) {
-        dalpha_bound[i] = 2 * bb.dalpha[i];
-        dbeta_bound[i] = 2 * bb.dbeta[i];
-      }
-      CHECK(worst_error_ratio(relayout(nhwc.desc, gb.dx, VARNORM_LAYOUT_NCHW), as_real(ga.dx), dx_bound) <= 1.0);
-      CHECK(worst_error_ratio(gb.dalpha, as_real(ga.dalpha), dalpha_bound) <= 1.0);
-      CHECK(worst_error_ratio(gb.dbeta, as_real(ga.dbeta), dbeta_bound) <= 1.0);
+      gb.dx = relayout(nhwc.desc, gb.dx, VARNORM_LAYOUT_NCHW);
+      check_backward_agrees(gb, ga, ref);
     }
   }
 }

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "kernels/kernel_checks.hpp"
 #include "support/cases.hpp"
 #include "support/compare.hpp"
 #include "support/same_bits.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
+#include "support/oracle_checks.hpp"
 
 using namespace varnorm_test;
 

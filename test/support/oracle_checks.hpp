@@ -1,7 +1,7 @@
-// The oracle results and accuracy bounds of one layer case, and the two comparisons the kernel tests make:
-// a kernel set's outputs against the long double oracle (within the bounds of support/tolerance.hpp), and
-// one kernel set's outputs against another's (each within the bound of the oracle, so within the sum of the
-// two bounds of each other, as test/api/test_oracle_properties.cpp compares the two layouts).
+// The oracle results and accuracy bounds of one layer case, and the two comparisons the numerical tests
+// make: a call's outputs against the long double oracle (within the bounds of support/tolerance.hpp), and
+// one call's outputs against another's (each within the bound of the oracle, so within the sum of the two
+// bounds of each other): one kernel set against another, or NHWC against NCHW.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -62,7 +62,7 @@ inline void check_backward_matches_oracle(const backward_outputs& b, const oracl
   CHECK(worst_error_ratio(b.dbeta, r.bwd.dbeta, r.bb.dbeta) <= 1.0);
 }
 
-// Forward outputs of one kernel set within the sum of both bounds of another's.
+// Forward outputs of one call within the sum of both bounds of another's.
 inline void check_forward_agrees(const forward_outputs& f, const forward_outputs& reference,
                                  const oracle_reference& r) {
   CHECK(worst_error_ratio(f.y, as_real(reference.y), twice(r.fb.y)) <= 1.0);
