@@ -213,22 +213,25 @@ layer_case with_subnormals(layer_case c) {
 }
 #endif
 
+// Every max_threads of kThreadCounts gives the bits of max_threads 1 on a case above the parallel cut-off.
+void check_thread_counts_match_serial(const named_case& nc) {
+  CAPTURE(nc.name);
+  REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) >= kParallelCutoff);
+  const all_outputs serial = run_all(nc.c, 1);
+  require_ok(serial);
+  for (int threads : kThreadCounts) {
+    CAPTURE(threads);
+    const all_outputs o = run_all(nc.c, threads);
+    require_ok(o);
+    check_same_bits(o, serial);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("every max_threads gives the bits of max_threads 1, forward and backward, on large shapes",
           "[threads]") {
-  for (const named_case& nc : large_cases()) {
-    CAPTURE(nc.name);
-    REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) >= kParallelCutoff);
-    const all_outputs serial = run_all(nc.c, 1);
-    require_ok(serial);
-    for (int threads : kThreadCounts) {
-      CAPTURE(threads);
-      const all_outputs o = run_all(nc.c, threads);
-      require_ok(o);
-      check_same_bits(o, serial);
-    }
-  }
+  for (const named_case& nc : large_cases()) check_thread_counts_match_serial(nc);
 }
 
 TEST_CASE("every max_threads gives the bits of max_threads 1 on every kernel set", "[threads][isa]") {
@@ -236,18 +239,8 @@ TEST_CASE("every max_threads gives the bits of max_threads 1 on every kernel set
   for (const std::string& isa : supported_isas()) {
     isa_scope scope(isa);
     REQUIRE(scope.ok());
-    for (const named_case& nc : cases) {
-      CAPTURE(isa, nc.name);
-      REQUIRE(static_cast<std::int64_t>(tensor_size(nc.c.desc)) >= kParallelCutoff);
-      const all_outputs serial = run_all(nc.c, 1);
-      require_ok(serial);
-      for (int threads : kThreadCounts) {
-        CAPTURE(threads);
-        const all_outputs o = run_all(nc.c, threads);
-        require_ok(o);
-        check_same_bits(o, serial);
-      }
-    }
+    CAPTURE(isa);
+    for (const named_case& nc : cases) check_thread_counts_match_serial(nc);
   }
 }
 
