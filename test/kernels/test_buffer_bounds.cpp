@@ -74,6 +74,25 @@ void check_same_bits(const layer_results& got, const layer_results& want) {
   CHECK(bitwise_equal(got.dbeta_recomputed, want.dbeta_recomputed));
 }
 
+// For each shape (a case with seeds from `seed` on), every supported kernel set and both algorithms: calls
+// check(c, aligned) with the case and its results on 64-byte aligned buffers.
+template <class Check>
+void for_every_isa_and_algorithm(const std::vector<varnorm_desc>& shapes, std::uint64_t seed, Check check) {
+  for (const varnorm_desc& shape : shapes) {
+    const layer_case base = make_case(shape, true, seed++);
+    for (const std::string& isa : supported_isas()) {
+      isa_scope scope(isa);
+      REQUIRE(scope.ok());
+      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+        layer_case c = base;
+        c.desc.algorithm = algorithm;
+        CAPTURE(isa, algorithm, shape.layout, shape.n, shape.c, shape.h, shape.w);
+        check(c, run_aligned(c));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 #if VARNORM_TEST_HAVE_GUARD_PAGES
@@ -99,60 +118,39 @@ TEST_CASE("forward and backward never touch memory before or after any buffer: e
     shapes.push_back(make_desc(1 + static_cast<std::int64_t>(i % 2), channel_counts[i], 1, positions,
                                VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, i % 4 == 3));
   }
-  std::uint64_t seed = 50000;
-  for (const varnorm_desc& shape : shapes) {
-    const layer_case base = make_case(shape, true, seed++);
-    for (const std::string& isa : supported_isas()) {
-      isa_scope scope(isa);
-      REQUIRE(scope.ok());
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
-        layer_case c = base;
-        c.desc.algorithm = algorithm;
-        const layer_results aligned = run_aligned(c);
-        for (guard_side side : {guard_side::after, guard_side::before}) {
-          CAPTURE(isa, algorithm, shape.layout, shape.n, shape.c, shape.h, shape.w, side == guard_side::after);
-          check_same_bits(run_layer<guarded_floats>(c, [side](role) { return side; }), aligned);
-        }
-      }
+  for_every_isa_and_algorithm(shapes, 50000, [](const layer_case& c, const layer_results& aligned) {
+    for (guard_side side : {guard_side::after, guard_side::before}) {
+      CAPTURE(side == guard_side::after);
+      check_same_bits(run_layer<guarded_floats>(c, [side](role) { return side; }), aligned);
     }
-  }
+  });
 }
 #endif
 
 TEST_CASE("buffers at every float offset 1..15 from a 64-byte boundary, each tensor at a different one, give the "
           "bits of aligned buffers on every ISA",
           "[kernels][buffer_bounds]") {
-  const varnorm_desc shapes[] = {make_desc(1, 2, 1, 33, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
-                                 make_desc(2, 1, 7, 23, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true),
-                                 make_desc(1, 3, 5, 13, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),
-                                 make_desc(1, 2, 1, 70, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false),
-                                 make_desc(2, 17, 1, 17, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, true),
-                                 make_desc(1, 65, 3, 3, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false)};
-  std::uint64_t seed = 60000;
-  for (const varnorm_desc& shape : shapes) {
-    const layer_case base = make_case(shape, true, seed++);
-    for (const std::string& isa : supported_isas()) {
-      isa_scope scope(isa);
-      REQUIRE(scope.ok());
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
-        layer_case c = base;
-        c.desc.algorithm = algorithm;
-        const layer_results aligned = run_aligned(c);
-        for (std::size_t k = 1; k < 16; ++k) {
-          // Inputs at k, outputs at 7k mod 16 (never 0, never k), parameters and statistics at 3k mod 16.
-          auto place = [k](role r) {
-            switch (r) {
-              case role::x:
-              case role::dy: return k;
-              case role::y:
-              case role::dx: return 7 * k % 16;
-              default: return 3 * k % 16;
-            }
-          };
-          CAPTURE(isa, algorithm, shape.layout, shape.n, shape.c, shape.h, shape.w, k);
-          check_same_bits(run_layer<offset_floats>(c, place), aligned);
+  const std::vector<varnorm_desc> shapes = {
+      make_desc(1, 2, 1, 33, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
+      make_desc(2, 1, 7, 23, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true),
+      make_desc(1, 3, 5, 13, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),
+      make_desc(1, 2, 1, 70, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false),
+      make_desc(2, 17, 1, 17, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, true),
+      make_desc(1, 65, 3, 3, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false)};
+  for_every_isa_and_algorithm(shapes, 60000, [](const layer_case& c, const layer_results& aligned) {
+    for (std::size_t k = 1; k < 16; ++k) {
+      // Inputs at k, outputs at 7k mod 16 (never 0, never k), parameters and statistics at 3k mod 16.
+      auto place = [k](role r) {
+        switch (r) {
+          case role::x:
+          case role::dy: return k;
+          case role::y:
+          case role::dx: return 7 * k % 16;
+          default: return 3 * k % 16;
         }
-      }
+      };
+      CAPTURE(k);
+      check_same_bits(run_layer<offset_floats>(c, place), aligned);
     }
-  }
+  });
 }
