@@ -307,22 +307,23 @@ varnorm_desc desc_of(const dataset& d, const call_spec& s) noexcept {
 varnorm_status make_call(std::vector<dataset>& data, const call_spec& s) noexcept {
   dataset& d = data[s.dataset];
   const varnorm_desc desc = desc_of(d, s);
+  const float* x = d.x.data();
+  const float* dy = d.dy.data();
+  float* dx = s.dx ? d.dx.data() : nullptr;
   if (s.in_place) {  // copies, not allocations: the buffers exist already
     if (!s.backward) {
       std::memcpy(d.y.data(), d.x.data(), d.x.size() * sizeof(float));
-      return varnorm_forward(&desc, d.y.data(), d.alpha.data(), s.beta ? d.beta.data() : nullptr, d.y.data(),
-                             s.stats ? d.mean.data() : nullptr, s.stats ? d.rstd.data() : nullptr);
+      x = d.y.data();
+    } else {
+      std::memcpy(d.dx.data(), d.dy.data(), d.dy.size() * sizeof(float));
+      dy = dx = d.dx.data();
     }
-    std::memcpy(d.dx.data(), d.dy.data(), d.dy.size() * sizeof(float));
-    return varnorm_backward(&desc, d.x.data(), d.alpha.data(), d.dx.data(), s.stats ? d.mean.data() : nullptr,
-                            s.stats ? d.rstd.data() : nullptr, d.dx.data(), d.dalpha.data(), d.dbeta.data());
   }
+  float* mean = s.stats ? d.mean.data() : nullptr;
+  float* rstd = s.stats ? d.rstd.data() : nullptr;
   if (!s.backward)
-    return varnorm_forward(&desc, d.x.data(), d.alpha.data(), s.beta ? d.beta.data() : nullptr, d.y.data(),
-                           s.stats ? d.mean.data() : nullptr, s.stats ? d.rstd.data() : nullptr);
-  return varnorm_backward(&desc, d.x.data(), d.alpha.data(), d.dy.data(), s.stats ? d.mean.data() : nullptr,
-                          s.stats ? d.rstd.data() : nullptr, s.dx ? d.dx.data() : nullptr, d.dalpha.data(),
-                          d.dbeta.data());
+    return varnorm_forward(&desc, x, d.alpha.data(), s.beta ? d.beta.data() : nullptr, d.y.data(), mean, rstd);
+  return varnorm_backward(&desc, x, d.alpha.data(), dy, mean, rstd, dx, d.dalpha.data(), d.dbeta.data());
 }
 
 std::string describe(const std::vector<dataset>& data, const call_spec& s, const char* isa) {
@@ -559,8 +560,9 @@ int main() {
   varnorm_test::select_default_isa();
 
 #ifdef VARNORM_REALTIME_WITH_TBB
-  // Last, as it initializes TBB and starts its threads (the checks above rely on TBB being untouched): a call that does go parallel (backward above the cut-off) reaches the
-  // allocator (its per-unit buffer), so a small call going parallel by mistake would be caught above.
+  // Last, as it initializes TBB and starts its threads (the checks above rely on TBB being untouched): a
+  // call that does go parallel (backward above the cut-off) reaches the allocator (its per-unit buffer), so
+  // a small call going parallel by mistake would be caught above.
   {
     std::vector<dataset> big;
     big.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, {2}, 7));
