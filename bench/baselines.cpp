@@ -33,84 +33,77 @@ inline std::size_t head_to_align(const float* dst, std::size_t count) {
   return head < count ? head : count;
 }
 
-__attribute__((target("avx512f"))) void copy_avx512(float* dst, const float* a, const float*, std::size_t count,
-                                                    bool stream) {
-  std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
-  if (stream) {
-    for (; i + 16 <= count; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(a + i));
-    _mm_sfence();
-  } else {
-    for (; i + 16 <= count; i += 16) _mm512_store_ps(dst + i, _mm512_loadu_ps(a + i));
-  }
-  for (; i < count; ++i) dst[i] = a[i];
+// dst = a (Inputs 1: copy) or dst = a + b (Inputs 2: read2write1): a scalar head up to a 64-byte aligned dst,
+// the vector body (non-temporal stores when `stream`), a scalar tail.
+template <std::size_t Inputs>
+float element(const float* a, const float* b, std::size_t i) {
+  if constexpr (Inputs == 2) return a[i] + b[i];
+  return a[i];
 }
 
-__attribute__((target("avx2"))) void copy_avx2(float* dst, const float* a, const float*, std::size_t count,
-                                               bool stream) {
+template <std::size_t Inputs>
+__attribute__((target("avx512f"))) void write_avx512(float* dst, const float* a, const float* b, std::size_t count,
+                                                     bool stream) {
   std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
+  for (std::size_t j = 0; j < i; ++j) dst[j] = element<Inputs>(a, b, j);
   if (stream) {
-    for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(a + i));
+    for (; i + 16 <= count; i += 16) {
+      __m512 v = _mm512_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
+      _mm512_stream_ps(dst + i, v);
+    }
     _mm_sfence();
   } else {
-    for (; i + 8 <= count; i += 8) _mm256_store_ps(dst + i, _mm256_loadu_ps(a + i));
+    for (; i + 16 <= count; i += 16) {
+      __m512 v = _mm512_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
+      _mm512_store_ps(dst + i, v);
+    }
   }
-  for (; i < count; ++i) dst[i] = a[i];
+  for (; i < count; ++i) dst[i] = element<Inputs>(a, b, i);
 }
 
-void copy_sse2(float* dst, const float* a, const float*, std::size_t count, bool stream) {
+template <std::size_t Inputs>
+__attribute__((target("avx2"))) void write_avx2(float* dst, const float* a, const float* b, std::size_t count,
+                                                bool stream) {
   std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j];
+  for (std::size_t j = 0; j < i; ++j) dst[j] = element<Inputs>(a, b, j);
   if (stream) {
-    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(a + i));
+    for (; i + 8 <= count; i += 8) {
+      __m256 v = _mm256_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+      _mm256_stream_ps(dst + i, v);
+    }
     _mm_sfence();
   } else {
-    for (; i + 4 <= count; i += 4) _mm_store_ps(dst + i, _mm_loadu_ps(a + i));
+    for (; i + 8 <= count; i += 8) {
+      __m256 v = _mm256_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+      _mm256_store_ps(dst + i, v);
+    }
   }
-  for (; i < count; ++i) dst[i] = a[i];
+  for (; i < count; ++i) dst[i] = element<Inputs>(a, b, i);
 }
 
-__attribute__((target("avx512f"))) void add_avx512(float* dst, const float* a, const float* b, std::size_t count,
-                                                   bool stream) {
+template <std::size_t Inputs>
+void write_sse2(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
   std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
+  for (std::size_t j = 0; j < i; ++j) dst[j] = element<Inputs>(a, b, j);
   if (stream) {
-    for (; i + 16 <= count; i += 16)
-      _mm512_stream_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    for (; i + 4 <= count; i += 4) {
+      __m128 v = _mm_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm_add_ps(v, _mm_loadu_ps(b + i));
+      _mm_stream_ps(dst + i, v);
+    }
     _mm_sfence();
   } else {
-    for (; i + 16 <= count; i += 16)
-      _mm512_store_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    for (; i + 4 <= count; i += 4) {
+      __m128 v = _mm_loadu_ps(a + i);
+      if constexpr (Inputs == 2) v = _mm_add_ps(v, _mm_loadu_ps(b + i));
+      _mm_store_ps(dst + i, v);
+    }
   }
-  for (; i < count; ++i) dst[i] = a[i] + b[i];
-}
-
-__attribute__((target("avx2"))) void add_avx2(float* dst, const float* a, const float* b, std::size_t count,
-                                              bool stream) {
-  std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
-  if (stream) {
-    for (; i + 8 <= count; i += 8)
-      _mm256_stream_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-    _mm_sfence();
-  } else {
-    for (; i + 8 <= count; i += 8)
-      _mm256_store_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-  }
-  for (; i < count; ++i) dst[i] = a[i] + b[i];
-}
-
-void add_sse2(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
-  std::size_t i = head_to_align(dst, count);
-  for (std::size_t j = 0; j < i; ++j) dst[j] = a[j] + b[j];
-  if (stream) {
-    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
-    _mm_sfence();
-  } else {
-    for (; i + 4 <= count; i += 4) _mm_store_ps(dst + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
-  }
-  for (; i < count; ++i) dst[i] = a[i] + b[i];
+  for (; i < count; ++i) dst[i] = element<Inputs>(a, b, i);
 }
 
 // Read-only sums of Inputs arrays (read1: x; read2: x and dy), all at the same offsets: 8 independent
@@ -221,17 +214,17 @@ void copy_slice(float* dst, const float* a, const float* b, std::size_t count, b
     return;
   }
   switch (kIsa) {
-    case Isa::avx512: copy_avx512(dst, a, b, count, stream); break;
-    case Isa::avx2: copy_avx2(dst, a, b, count, stream); break;
-    default: copy_sse2(dst, a, b, count, stream); break;
+    case Isa::avx512: write_avx512<1>(dst, a, b, count, stream); break;
+    case Isa::avx2: write_avx2<1>(dst, a, b, count, stream); break;
+    default: write_sse2<1>(dst, a, b, count, stream); break;
   }
 }
 
 void add_slice(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
   switch (kIsa) {
-    case Isa::avx512: add_avx512(dst, a, b, count, stream); break;
-    case Isa::avx2: add_avx2(dst, a, b, count, stream); break;
-    default: add_sse2(dst, a, b, count, stream); break;
+    case Isa::avx512: write_avx512<2>(dst, a, b, count, stream); break;
+    case Isa::avx2: write_avx2<2>(dst, a, b, count, stream); break;
+    default: write_sse2<2>(dst, a, b, count, stream); break;
   }
 }
 
