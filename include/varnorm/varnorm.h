@@ -26,10 +26,14 @@ extern "C" {
 
 typedef enum varnorm_layout { VARNORM_LAYOUT_NCHW = 0, VARNORM_LAYOUT_NHWC = 1 } varnorm_layout;
 
+/* How the statistics are computed. Every algorithm reads each value once, in 16-value segments per vector lane
+   merged pairwise, and keeps the same accuracy promise (README "Statistics"); they differ in speed and in the
+   last bits. */
 typedef enum varnorm_algorithm {
-  VARNORM_ALGORITHM_AUTO = 0,
-  VARNORM_ALGORITHM_TWO_PASS = 1,
-  VARNORM_ALGORITHM_WELFORD = 2
+  VARNORM_ALGORITHM_AUTO = 0,        /* SHIFTED_SUMS, the fastest on every kernel set measured */
+  VARNORM_ALGORITHM_TWO_PASS = 1,    /* mean, then squared deviations, over each cache-resident segment */
+  VARNORM_ALGORITHM_WELFORD = 2,     /* Welford's running update */
+  VARNORM_ALGORITHM_SHIFTED_SUMS = 3 /* sums and sums of squares of x minus the previous segment's mean */
 } varnorm_algorithm;
 
 typedef enum varnorm_status {
@@ -47,7 +51,7 @@ typedef enum varnorm_status {
 typedef struct varnorm_desc {
   int64_t n, c, h, w;
   varnorm_layout layout;
-  varnorm_algorithm algorithm; /* how the statistics are computed; AUTO picks per shape */
+  varnorm_algorithm algorithm; /* how the statistics are computed (see varnorm_algorithm) */
   float eps;                   /* default 1e-5 */
   int32_t correction;          /* 1 (default): unbiased, as torch.var; 0: population, as jnp.var */
   int32_t per_sample_affine;   /* 0 (default): alpha, beta have c values; 1: n*c values, index n*c + ch */

@@ -18,7 +18,8 @@ enum class Layout : int { nchw = VARNORM_LAYOUT_NCHW, nhwc = VARNORM_LAYOUT_NHWC
 enum class Algorithm : int {
   automatic = VARNORM_ALGORITHM_AUTO,
   two_pass = VARNORM_ALGORITHM_TWO_PASS,
-  welford = VARNORM_ALGORITHM_WELFORD
+  welford = VARNORM_ALGORITHM_WELFORD,
+  shifted_sums = VARNORM_ALGORITHM_SHIFTED_SUMS
 };
 
 // The outcome of a call. Converts to bool: true on success.

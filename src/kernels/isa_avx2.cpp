@@ -5,7 +5,6 @@ namespace varnorm::detail::avx2 {
 using kernel_arch = xsimd::fma3<xsimd::avx2>;
 constexpr int kernel_max_vectors = 4;  // 16 ymm registers
 constexpr const char* kernel_name = "avx2";
-constexpr bool kernel_fused_multiply_add = true;
 }  // namespace varnorm::detail::avx2
 
 #define VARNORM_KERNEL_NAMESPACE avx2

@@ -5,7 +5,6 @@ namespace varnorm::detail::avx512 {
 using kernel_arch = xsimd::avx512bw;
 constexpr int kernel_max_vectors = 8;  // 32 zmm registers
 constexpr const char* kernel_name = "avx512";
-constexpr bool kernel_fused_multiply_add = true;
 }  // namespace varnorm::detail::avx512
 
 #define VARNORM_KERNEL_NAMESPACE avx512

@@ -5,7 +5,6 @@ namespace varnorm::detail::neon64 {
 using kernel_arch = xsimd::neon64;
 constexpr int kernel_max_vectors = 8;  // 32 NEON registers
 constexpr const char* kernel_name = "neon64";
-constexpr bool kernel_fused_multiply_add = true;
 }  // namespace varnorm::detail::neon64
 
 #define VARNORM_KERNEL_NAMESPACE neon64

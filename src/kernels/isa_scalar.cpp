@@ -7,7 +7,6 @@ namespace varnorm::detail::scalar {
 using kernel_arch = scalar_arch;
 constexpr int kernel_max_vectors = 4;  // independent accumulation chains to hide add latency
 constexpr const char* kernel_name = "scalar";
-constexpr bool kernel_fused_multiply_add = false;
 }  // namespace varnorm::detail::scalar
 
 #define VARNORM_KERNEL_NAMESPACE scalar

@@ -5,7 +5,6 @@ namespace varnorm::detail::sse2 {
 using kernel_arch = xsimd::sse2;
 constexpr int kernel_max_vectors = 4;  // 16 xmm registers
 constexpr const char* kernel_name = "sse2";
-constexpr bool kernel_fused_multiply_add = false;
 }  // namespace varnorm::detail::sse2
 
 #define VARNORM_KERNEL_NAMESPACE sse2

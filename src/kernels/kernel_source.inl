@@ -14,7 +14,8 @@
 //    multiple of W. No load or store ever touches memory outside the block.
 //
 // Accuracy. Values are shifted by the lane's first value of the block (a DC offset costs no precision).
-// Each lane accumulates at most kSegmentRows values in float (two-pass, or Welford). Segment results are
+// Each lane accumulates at most kSegmentRows values in float (two-pass, Welford, or shifted sums: see
+// shifted_segment_moments). Segment results are
 // merged pairwise (a binary counter, Chan's formula) so that the rounding error grows with log2 of the block
 // length, and lanes are combined in double. A channel whose float statistics cannot stand (not finite: |x|
 // near 1e19 and above overflows x^2; or squares below float's normal range) is recomputed in double.
@@ -229,10 +230,11 @@ struct lane_moments {
 };
 
 // One segment of `rows` <= kSegmentRows rows: per-lane moments, each lane over `rows` values.
-template <int V, bool Partial, bool Welford>
+// Method VARNORM_ALGORITHM_SHIFTED_SUMS is not handled here (see shifted_segment_moments).
+template <int V, bool Partial, varnorm_algorithm Method>
 void segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
                      lane_moments<V>& out) noexcept {
-  if constexpr (Welford) {
+  if constexpr (Method == VARNORM_ALGORITHM_WELFORD) {
     for (int v = 0; v < V; ++v) {
       out.mean[v] = load_row_vector<V, Partial>(base, v, used) - shift[v];
       out.m2[v] = ops::splat(0.0f);
@@ -273,6 +275,59 @@ void segment_moments(const float* base, std::int64_t step, int rows, int used, c
   }
 }
 
+// One segment by shifted sums: with z = x - t, where t (per lane, absolute) is the mean of the lane's previous
+// segment, the lane accumulates sum z and sum z^2 in one pass (three vector operations per vector, against
+// Welford's five), and M2 = sum z^2 - (sum z)^2 / rows. That difference cancels by the factor
+// 1 + rows * (t - segment mean)^2 / M2; summed over a block's segments, the cancellation errors are bounded by
+// a few units of roundoff times the block's M2 (the terms rows * (mean - block mean)^2 of the segments and of
+// their predecessors each add up to at most the block's M2), never by the block's |mean| / std. The
+// block's first segment has no predecessor and is computed two-pass.
+template <int V, bool Partial>
+void shifted_segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+                             const vec* estimate, lane_moments<V>& out) noexcept {
+  vec t[V], sum[V], squares[V];
+  for (int v = 0; v < V; ++v) {
+    t[v] = shift[v] + estimate[v];
+    sum[v] = squares[v] = ops::splat(0.0f);
+  }
+  for (int r = 0; r < rows; ++r) {
+    const float* row = base + r * step;
+    for (int v = 0; v < V; ++v) {
+      const vec z = load_row_vector<V, Partial>(row, v, used) - t[v];
+      sum[v] = sum[v] + z;
+      squares[v] = ops::fma(z, z, squares[v]);
+    }
+  }
+  const vec inv = ops::splat(kInverse[rows]);
+  const vec count = ops::splat(static_cast<float>(rows));
+  const vec zero = ops::splat(0.0f);
+  for (int v = 0; v < V; ++v) {
+    const vec mean_z = sum[v] * inv;
+    out.mean[v] = (t[v] - shift[v]) + mean_z;
+    // Rounding may leave M2 slightly below 0 where it is within rounding of 0: merged, that is an error of the
+    // same size; a block whose M2 ends below its trust threshold is recomputed exactly (block_moments_for).
+    out.m2[v] = ops::fma(zero - sum[v], mean_z, squares[v]);
+    out.sum[v] = ops::fma(t[v], count, sum[v]);
+  }
+}
+
+// Segment `s` of a block (`rows` rows from `base`); `estimate` holds the lane means of segment s - 1.
+template <int V, bool Partial, varnorm_algorithm Method>
+void block_segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+                           std::int64_t s, const vec* estimate, lane_moments<V>& out) noexcept {
+  if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS) {
+    if (s > 0) {
+      shifted_segment_moments<V, Partial>(base, step, rows, used, shift, estimate, out);
+      return;
+    }
+    segment_moments<V, Partial, VARNORM_ALGORITHM_TWO_PASS>(base, step, rows, used, shift, out);
+  } else {
+    (void)s;
+    (void)estimate;
+    segment_moments<V, Partial, Method>(base, step, rows, used, shift, out);
+  }
+}
+
 // right := merge(left, right), Chan's formula per lane, for left and right of left_count and right_count values.
 template <int V>
 void merge_lanes(const lane_moments<V>& left, double left_count, lane_moments<V>& right,
@@ -293,7 +348,7 @@ void merge_lanes(const lane_moments<V>& left, double left_count, lane_moments<V>
 //
 // Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
 // pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
-template <int V, bool Partial, bool Welford>
+template <int V, bool Partial, varnorm_algorithm Method>
 void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, int period,
                   float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
   vec shift[V];
@@ -302,9 +357,13 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
   lane_moments<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
   const int rest = static_cast<int>(rows % kSegmentRows);
+  vec estimate[V];  // lane means of the previous segment (shifted sums)
+  for (int v = 0; v < V; ++v) estimate[v] = ops::splat(0.0f);
   for (std::int64_t s = 0; s < full; ++s) {
     lane_moments<V> current;
-    segment_moments<V, Partial, Welford>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, current);
+    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, s,
+                                              estimate, current);
+    for (int v = 0; v < V; ++v) estimate[v] = current.mean[v];
     // Binary counter: level k holds 2^k segments; equal halves merge as soon as both exist.
     int k = 0;
     for (std::int64_t carry = s; carry & 1; carry >>= 1, ++k) {
@@ -318,7 +377,8 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
   for (int v = 0; v < V; ++v) acc.mean[v] = acc.m2[v] = acc.sum[v] = ops::splat(0.0f);
   double acc_count = 0.0;
   if (rest > 0) {
-    segment_moments<V, Partial, Welford>(base + full * kSegmentRows * step, step, rest, used, shift, acc);
+    block_segment_moments<V, Partial, Method>(base + full * kSegmentRows * step, step, rest, used, shift, full,
+                                              estimate, acc);
     acc_count = rest;
   }
   for (int k = 0; k < kMergeLevels && (full >> k) != 0; ++k) {
@@ -381,7 +441,7 @@ void combine_lanes(const float* lane_shift, const float* lane_mean, const float*
   }
 }
 
-template <bool Welford>
+template <varnorm_algorithm Method>
 void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
   for (int ch = 0; ch < b.channels; ++ch) out[ch] = moments{};
   alignas(64) float lane_shift[kMaxLanes];
@@ -393,7 +453,7 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
     const std::int64_t rows = b.positions / g.positions;
     if (rows > 0) {
       with_vectors(g, [&](auto v, auto partial) {
-        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(
+        rows_moments<decltype(v)::value, decltype(partial)::value, Method>(
             x, g.step, rows, g.used_lanes, g.period, lane_shift, lane_mean, lane_m2, lane_sum);
       });
       const double per_lane = static_cast<double>(rows) * static_cast<double>(g.vectors / g.period);
@@ -407,7 +467,7 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
       const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
       const row_geometry g = subgroup_geometry(b, count);
       with_vectors(g, [&](auto v, auto partial) {
-        rows_moments<decltype(v)::value, decltype(partial)::value, Welford>(
+        rows_moments<decltype(v)::value, decltype(partial)::value, Method>(
             x + first, g.step, b.positions, g.used_lanes, g.period, lane_shift, lane_mean, lane_m2, lane_sum);
       });
       // One lane per channel: the lane's moments are the channel's.
@@ -428,10 +488,11 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
 }
 
 void block_moments(const float* x, block_shape b, varnorm_algorithm algorithm, moments* out) noexcept {
-  if (algorithm == VARNORM_ALGORITHM_WELFORD)
-    block_moments_for<true>(x, b, out);
-  else
-    block_moments_for<false>(x, b, out);
+  switch (algorithm) {
+    case VARNORM_ALGORITHM_WELFORD: block_moments_for<VARNORM_ALGORITHM_WELFORD>(x, b, out); break;
+    case VARNORM_ALGORITHM_SHIFTED_SUMS: block_moments_for<VARNORM_ALGORITHM_SHIFTED_SUMS>(x, b, out); break;
+    default: block_moments_for<VARNORM_ALGORITHM_TWO_PASS>(x, b, out); break;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -695,7 +756,7 @@ void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b,
   elementwise_pass<grad_op>(in, dx, b, params, stream);
 }
 
-constexpr kernel_table kTable = {kernel_name, kernel_fused_multiply_add, block_moments, block_scale, block_grad_sums, block_grad_apply};
+constexpr kernel_table kTable = {kernel_name, block_moments, block_scale, block_grad_sums, block_grad_apply};
 
 }  // namespace
 

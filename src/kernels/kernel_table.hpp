@@ -51,7 +51,6 @@ struct block_shape {
 
 struct kernel_table {
   const char* name;  // as varnorm_isa() reports it
-  bool fused_multiply_add;  // the ISA has FMA: Welford's update is then cheaper than a second pass
 
   // out[ch] = moments of channel ch over the block. Exact to the accuracy promise whatever the values;
   // non-finite input gives non-finite moments.

@@ -6,7 +6,7 @@
 
 namespace varnorm::detail {
 
-work_plan make_work_plan(const problem& p, const kernel_table& kernels) noexcept {
+work_plan make_work_plan(const problem& p) noexcept {
   work_plan w;
   w.samples = p.n;
   if (p.layout == VARNORM_LAYOUT_NCHW) {
@@ -19,13 +19,9 @@ work_plan make_work_plan(const problem& p, const kernel_table& kernels) noexcept
   w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
   w.stream_output = p.elements() * static_cast<std::int64_t>(sizeof(float)) >= kStreamOutputBytes;
-  // AUTO: both algorithms read memory once. With FMA, Welford's update (one load, five vector operations
-  // per vector) beats the two-pass's second sweep over each segment; without FMA (sse2, scalar) each of its
-  // multiply-adds costs two instructions and the two-pass wins. Measured in README "Statistics".
-  if (p.algorithm != VARNORM_ALGORITHM_AUTO)
-    w.algorithm = p.algorithm;
-  else
-    w.algorithm = kernels.fused_multiply_add ? VARNORM_ALGORITHM_WELFORD : VARNORM_ALGORITHM_TWO_PASS;
+  // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the
+  // two-pass), and the fastest or level on every kernel set measured (README "Statistics").
+  w.algorithm = p.algorithm == VARNORM_ALGORITHM_AUTO ? VARNORM_ALGORITHM_SHIFTED_SUMS : p.algorithm;
   return w;
 }
 

@@ -36,7 +36,7 @@ struct work_plan {
   std::int64_t units() const noexcept { return samples * keys; }
 };
 
-work_plan make_work_plan(const problem& p, const kernel_table& kernels) noexcept;
+work_plan make_work_plan(const problem& p) noexcept;
 
 // Units are numbered key-major (u = key * samples + sample), the order in which per-channel reductions over
 // the batch (dalpha, dbeta) are accumulated.

@@ -15,7 +15,7 @@ varnorm_status check_descriptor(const varnorm_desc& d) noexcept {
   const std::int32_t layout = enum_value(d.layout), algorithm = enum_value(d.algorithm);
   if (layout != VARNORM_LAYOUT_NCHW && layout != VARNORM_LAYOUT_NHWC) return VARNORM_ERROR_INVALID_ARGUMENT;
   if (algorithm != VARNORM_ALGORITHM_AUTO && algorithm != VARNORM_ALGORITHM_TWO_PASS &&
-      algorithm != VARNORM_ALGORITHM_WELFORD)
+      algorithm != VARNORM_ALGORITHM_WELFORD && algorithm != VARNORM_ALGORITHM_SHIFTED_SUMS)
     return VARNORM_ERROR_INVALID_ARGUMENT;
   if (!(d.eps >= 0.0f) || std::isinf(d.eps)) return VARNORM_ERROR_INVALID_ARGUMENT;  // rejects NaN too
   if (d.correction != 0 && d.correction != 1) return VARNORM_ERROR_INVALID_ARGUMENT;

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/cases.hpp"
 #include "support/compare.hpp"
 #include "support/golden.hpp"
 #include "support/isa.hpp"
@@ -28,8 +29,7 @@ TEST_CASE("golden: forward and backward match PyTorch float64 on every case, alg
   const auto isas = supported_isas();
   for (const std::string& name : golden_case_names()) {
     const golden_case g = read_golden(name);
-    for (varnorm_algorithm algorithm :
-         {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_AUTO}) {
+    for (varnorm_algorithm algorithm : kAllAlgorithms) {
       for (const std::string& isa : isas) {
         isa_scope scope(isa);
         REQUIRE(scope.ok());

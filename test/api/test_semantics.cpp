@@ -120,7 +120,7 @@ TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and 
     for (const varnorm_desc& shape : {make_desc(2, 3, 9, 7, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
                                       make_desc(2, 70, 3, 5, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),
                                       make_desc(2, 5, 4, 4, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, true)}) {
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+      for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
         layer_case clean = make_case(shape, true, 99);
         clean.desc.algorithm = algorithm;
         const forward_outputs f_clean = run_forward(clean);
@@ -215,7 +215,7 @@ TEST_CASE("a constant plane has variance exactly 0 for both algorithms: rstd = 1
   for (const std::string& isa : supported_isas()) {
     isa_scope scope(isa);
     REQUIRE(scope.ok());
-    for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+    for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
       for (std::int64_t m : {1, 2, 7, 16, 33, 1000, 40000}) {
         for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
           for (float eps : {0x1p-40f, 1e-5f}) {

@@ -96,7 +96,7 @@ bool descriptor_fields_valid(const varnorm_desc& d) {
   std::memcpy(&layout, &d.layout, sizeof layout);
   std::memcpy(&algorithm, &d.algorithm, sizeof algorithm);
   const bool eps_ok = !std::isnan(d.eps) && !std::isinf(d.eps) && !(d.eps < 0.0f);
-  return (layout == 0 || layout == 1) && (algorithm >= 0 && algorithm <= 2) && eps_ok &&
+  return (layout == 0 || layout == 1) && (algorithm >= 0 && algorithm <= 3) && eps_ok &&
          (d.correction == 0 || d.correction == 1) && (d.per_sample_affine == 0 || d.per_sample_affine == 1) &&
          d.max_threads >= 0;
 }
@@ -288,7 +288,7 @@ bool decode(const std::uint8_t* data, std::size_t size, decoded* out) {
   d.w = decode_dimension(in);
   // Enum fields are written as the integers a C caller may pass; an out-of-range value in a C++ enum
   // object is what the library must reject.
-  const std::int32_t layout = decode_enum(in, 2), algorithm = decode_enum(in, 3);
+  const std::int32_t layout = decode_enum(in, 2), algorithm = decode_enum(in, 4);
   std::memcpy(&d.layout, &layout, sizeof layout);
   std::memcpy(&d.algorithm, &algorithm, sizeof algorithm);
   d.eps = decode_eps(in);

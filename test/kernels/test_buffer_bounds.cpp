@@ -83,7 +83,7 @@ void for_every_isa_and_algorithm(const std::vector<varnorm_desc>& shapes, std::u
     for (const std::string& isa : supported_isas()) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+      for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
         layer_case c = base;
         c.desc.algorithm = algorithm;
         CAPTURE(isa, algorithm, shape.layout, shape.n, shape.c, shape.h, shape.w);

@@ -164,7 +164,7 @@ TEST_CASE("a plane of 2^20 + 3 values (NCHW) and three of 2^18 + 1 (NHWC) with |
     for (const std::string& isa : isas) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+      for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
         CAPTURE(isa, algorithm, layout);
         layer_case c = base;
         c.desc.algorithm = algorithm;

@@ -2,7 +2,7 @@
 // 1 and 2 (shapes above the 131072-element parallel cut-off, both schedules: whole units per thread and
 // tiles of few large units spread over threads), backward with saved statistics equals backward with
 // recomputed ones bitwise, and planes cut into several 32768-float tiles (NCHW) or NHWC channel groups (64
-// channels) still match the oracle at the tile and group boundaries.
+// channels) still match the oracle at the tile and group boundaries; AUTO is shifted sums.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -87,6 +87,35 @@ TEST_CASE("backward with the statistics saved by forward equals backward with re
   }
 }
 
+TEST_CASE("AUTO computes the statistics by shifted sums on every kernel set: bitwise the SHIFTED_SUMS results",
+          "[plan][auto]") {
+  // Shapes whose planes span several segments, so that the algorithms' results differ in their last bits.
+  const varnorm_desc shapes[] = {make_desc(2, 3, 40, 50, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
+                                 make_desc(2, 70, 30, 20, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true)};
+  std::uint64_t seed = 61;
+  bool welford_differs = false;
+  for (const varnorm_desc& shape : shapes) {
+    const layer_case c = make_case(shape, true, seed++, 30.0);
+    varnorm_desc explicit_desc = shape;
+    explicit_desc.algorithm = VARNORM_ALGORITHM_SHIFTED_SUMS;
+    varnorm_desc welford = shape;
+    welford.algorithm = VARNORM_ALGORITHM_WELFORD;
+    for (const std::string& isa : supported_isas()) {
+      isa_scope scope(isa);
+      REQUIRE(scope.ok());
+      CAPTURE(isa, shape.layout);
+      const forward_outputs automatic = run_forward(c);
+      REQUIRE(automatic.status == VARNORM_OK);
+      check_same_bits(automatic, run_forward(c, explicit_desc));
+      check_same_bits(run_backward(c), run_backward(c, explicit_desc, nullptr, nullptr));
+      const forward_outputs other = run_forward(c, welford);
+      welford_differs = welford_differs || other.rstd != automatic.rstd || other.mean != automatic.mean;
+    }
+  }
+  // The check can tell the algorithms apart: Welford's float statistics differ somewhere.
+  CHECK(welford_differs);
+}
+
 TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle at every boundary",
           "[plan][tiles]") {
   // NCHW planes of 2^15 - 1, 2^15, 2^15 + 1 and 2 * 2^15 + 3 floats (tiles of 2^15); NHWC with 64, 65 and
@@ -108,7 +137,7 @@ TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle
     for (const std::string& isa : supported_isas()) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+      for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
         c.desc.algorithm = algorithm;
         CAPTURE(isa, algorithm, shape.c, shape.h, shape.layout);
         const forward_outputs f = run_forward(c);

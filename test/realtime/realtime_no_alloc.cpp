@@ -273,7 +273,8 @@ std::vector<call_spec> make_calls(const std::vector<dataset>& data) {
   for (std::size_t i = 0; i < data.size(); ++i) {
     for (int threads : data[i].max_threads) {
       for (varnorm_algorithm algorithm :
-           {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD}) {
+           {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+            VARNORM_ALGORITHM_SHIFTED_SUMS}) {
         for (bool per_sample : {false, true}) {
           for (bool stats : {true, false}) {
             const int correction = per_sample ? 0 : 1;

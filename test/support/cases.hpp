@@ -105,7 +105,10 @@ inline std::vector<float> relayout(const varnorm_desc& from, const std::vector<f
   return out;
 }
 
+// Every algorithm a caller can name, and those plus AUTO.
+inline const varnorm_algorithm kExplicitAlgorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+                                                        VARNORM_ALGORITHM_SHIFTED_SUMS};
 inline const varnorm_algorithm kAllAlgorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
-                                                   VARNORM_ALGORITHM_AUTO};
+                                                   VARNORM_ALGORITHM_SHIFTED_SUMS, VARNORM_ALGORITHM_AUTO};
 
 }  // namespace varnorm_test
