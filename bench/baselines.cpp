@@ -1,5 +1,7 @@
 #include "baselines.hpp"
 
+#include "minimal_kernels.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -285,9 +287,10 @@ tbb::task_arena& arena_for(int threads) {
 #endif
 
 // Calls fn(begin, end, part) for `threads` equal contiguous slices of [0, count), boundaries on multiples of
-// 16 floats (64 bytes), one slice per thread of the arena; threads <= 1: fn(0, count, 0) on the caller.
+// `granule` (16 floats: 64 bytes; 1 for whole planes), one slice per thread of the arena; threads <= 1:
+// fn(0, count, 0) on the caller.
 template <class Fn>
-void for_slices(std::size_t count, int threads, const Fn& fn) {
+void for_slices(std::size_t count, int threads, const Fn& fn, std::size_t granule = 16) {
 #ifdef VARNORM_BENCH_HAVE_TBB
   if (threads > 1) {
     const auto parts = static_cast<std::size_t>(threads);
@@ -295,8 +298,8 @@ void for_slices(std::size_t count, int threads, const Fn& fn) {
       tbb::parallel_for(
           std::size_t{0}, parts,
           [&](std::size_t p) {
-            const std::size_t begin = (count * p / parts) / 16 * 16;
-            const std::size_t end = p + 1 == parts ? count : (count * (p + 1) / parts) / 16 * 16;
+            const std::size_t begin = (count * p / parts) / granule * granule;
+            const std::size_t end = p + 1 == parts ? count : (count * (p + 1) / parts) / granule * granule;
             if (end > begin) fn(begin, end, p);
           },
           tbb::static_partitioner());
@@ -348,6 +351,55 @@ double read_floats(const float* src, std::size_t count, int threads) {
 double read2_floats(const float* a, const float* b, std::size_t count, int threads) {
   const float* const in[2] = {a, b};
   return read_sweep(in, count, threads);
+}
+
+namespace {
+
+using MinimalForward = void (*)(float*, const float*, std::size_t, std::size_t, bool);
+using MinimalBackward = void (*)(float*, const float*, const float*, std::size_t, std::size_t, bool);
+
+#ifdef VARNORM_BENCH_X86
+MinimalForward minimal_forward_for_cpu() {
+  switch (kIsa) {
+    case Isa::avx512: return minimal_avx512::forward_planes;
+    case Isa::avx2: return minimal_avx2::forward_planes;
+    default: return minimal_sse2::forward_planes;
+  }
+}
+MinimalBackward minimal_backward_for_cpu() {
+  switch (kIsa) {
+    case Isa::avx512: return minimal_avx512::backward_planes;
+    case Isa::avx2: return minimal_avx2::backward_planes;
+    default: return minimal_sse2::backward_planes;
+  }
+}
+#else
+MinimalForward minimal_forward_for_cpu() { return minimal_portable::forward_planes; }
+MinimalBackward minimal_backward_for_cpu() { return minimal_portable::backward_planes; }
+#endif
+
+}  // namespace
+
+void minimal_forward(float* y, const float* x, std::size_t plane, std::size_t planes, int threads, bool stream) {
+  static const MinimalForward kernel = minimal_forward_for_cpu();
+  for_slices(
+      planes, threads,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        kernel(y + begin * plane, x + begin * plane, plane, end - begin, stream);
+      },
+      1);
+}
+
+void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
+                      int threads, bool stream) {
+  static const MinimalBackward kernel = minimal_backward_for_cpu();
+  for_slices(
+      planes, threads,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        const std::size_t at = begin * plane;
+        kernel(dx + at, x + at, dy + at, plane, end - begin, stream);
+      },
+      1);
 }
 
 const char* baseline_isa() {

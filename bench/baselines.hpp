@@ -4,6 +4,9 @@
 // and, for the floors of two-sweep kernels (a reduction sweep, then the output sweep):
 //   forward:  one read-only sweep of x           -> read1: sum of src (returned, so it is not optimized away)
 //   backward: one read-only sweep of x and dy    -> read2: sum of a + sum of b (returned likewise)
+// and the least arithmetic a layer's two sweeps can do (minimal_kernels.hpp), on the NCHW planes of the shape:
+//   forward:  minimal_forward (sum x, sum x^2; then y = x * s)
+//   backward: minimal_backward (sum dy*x, sum dy; then dx = a*dy + b*x + c)
 // stream: write with non-temporal stores (vector loop, widest vectors the CPU has); otherwise regular stores
 // (copy: glibc's memcpy; read2write1: the same vector loop with regular stores). The benchmark calibrates
 // both in the same run and keeps the faster one for each size and thread count (the library streams its
@@ -24,6 +27,12 @@ double read_floats(const float* src, std::size_t count, int threads);
 // Read-only sweep of two arrays: sum of a[0..count) + sum of b[0..count), the same loops, slices and arenas as
 // read_floats (8 accumulators per input).
 double read2_floats(const float* a, const float* b, std::size_t count, int threads);
+
+// The minimal kernels over `planes` planes of `plane` floats; threads > 1: whole planes, one contiguous range
+// of planes per thread.
+void minimal_forward(float* y, const float* x, std::size_t plane, std::size_t planes, int threads, bool stream);
+void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
+                      int threads, bool stream);
 
 // The vector width the baselines use on this CPU: "avx512", "avx2" or "sse2".
 const char* baseline_isa();

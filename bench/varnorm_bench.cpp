@@ -1,4 +1,4 @@
-// varnorm_bench: VarianceNorm2d forward and backward, NCHW and NHWC, TWO_PASS / WELFORD / AUTO, 1 and all
+// varnorm_bench: VarianceNorm2d forward and backward, NCHW and NHWC, TWO_PASS / WELFORD / SHIFTED_SUMS / AUTO, 1 and all
 // threads, over the shapes below; with the roofline baselines and the peers, all measured in this one run.
 //
 // Names: <direction>/<layout>/<implementation>/<shape>/threads:<k>/real_time, e.g.
@@ -11,10 +11,13 @@
 //                                                               forward: read1 + copy)
 //   read2/8x64x64x64/threads:1/real_time                        read-only sweep of x and dy (floor of a
 //                                                               two-sweep backward: read2 + read2write1)
-// Counters: bytes_per_second (compulsory traffic: forward x + y, backward x + dy + dx; read1: x; read2: x + dy),
-// items_per_second
-// (tensor elements), roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the
-// baseline's time comes from its own benchmark earlier in this run, or is measured here when filtered out).
+//   minimal_forward/8x64x64x64/threads:1/real_time              the least arithmetic of a two-sweep layer
+//   minimal_backward/8x64x64x64/threads:1/real_time             (unsafe one-pass sums; baselines.hpp)
+// Counters: bytes_per_second (compulsory traffic: forward and minimal_forward x + y, backward and
+// minimal_backward x + dy + dx; read1: x; read2: x + dy), items_per_second (tensor elements),
+// roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the baseline's time comes
+// from its own benchmark earlier in this run, or is measured here when filtered out; minimal_forward and
+// minimal_backward are measured against copy and read2write1 like the layer).
 //
 // Environment: VARNORM_BENCH_ISA (e.g. avx2; default auto) forces the library's kernel set;
 // VARNORM_BENCH_THREADS (e.g. "1,4") replaces the thread counts 1 and all.
@@ -56,7 +59,9 @@ enum class Direction { forward, backward, backward_recompute };
 // The baselines. copy and read2write1 are the rooflines of forward and backward; read1 (one read-only sweep
 // of x) and read2 (one of x and dy) are no kernel's roofline: with copy, read1 gives the floor of a forward
 // that sweeps x twice; with read2write1, read2 gives the floor of a backward that sweeps x and dy twice.
-enum class Roofline { copy, read2write1, read1, read2 };
+// minimal_forward and minimal_backward do a layer's two sweeps with the least arithmetic (numerically unsafe):
+// no forward or backward that computes the statistics can beat them on this machine.
+enum class Roofline { copy, read2write1, read1, read2, minimal_forward, minimal_backward };
 
 const char* direction_name(Direction d) {
   switch (d) {
@@ -67,12 +72,23 @@ const char* direction_name(Direction d) {
 }
 
 Roofline roofline_of(Direction d) { return d == Direction::forward ? Roofline::copy : Roofline::read2write1; }
+// What a baseline's roofline_fraction is measured against: the minimal kernels against the layer's roofline,
+// the others against themselves.
+Roofline reference_of(Roofline r) {
+  switch (r) {
+    case Roofline::minimal_forward: return Roofline::copy;
+    case Roofline::minimal_backward: return Roofline::read2write1;
+    default: return r;
+  }
+}
 const char* roofline_name(Roofline r) {
   switch (r) {
     case Roofline::copy: return "copy";
     case Roofline::read2write1: return "read2write1";
     case Roofline::read1: return "read1";
-    default: return "read2";
+    case Roofline::read2: return "read2";
+    case Roofline::minimal_forward: return "minimal_forward";
+    default: return "minimal_backward";
   }
 }
 
@@ -81,8 +97,10 @@ const char* roofline_name(Roofline r) {
 std::size_t traffic_bytes(Roofline r, const Shape4& s) {
   std::size_t arrays = 1;
   switch (r) {
-    case Roofline::copy: arrays = 2; break;
-    case Roofline::read2write1: arrays = 3; break;
+    case Roofline::copy:
+    case Roofline::minimal_forward: arrays = 2; break;
+    case Roofline::read2write1:
+    case Roofline::minimal_backward: arrays = 3; break;
     case Roofline::read1: arrays = 1; break;
     case Roofline::read2: arrays = 2; break;
   }
@@ -96,6 +114,7 @@ const char* algorithm_name(varnorm_algorithm a) {
   switch (a) {
     case VARNORM_ALGORITHM_TWO_PASS: return "TWO_PASS";
     case VARNORM_ALGORITHM_WELFORD: return "WELFORD";
+    case VARNORM_ALGORITHM_SHIFTED_SUMS: return "SHIFTED_SUMS";
     default: return "AUTO";
   }
 }
@@ -141,6 +160,12 @@ void run_baseline(Roofline r, Tensors& t, int threads, bool stream) {
       benchmark::DoNotOptimize(sum);
       break;
     }
+    case Roofline::minimal_forward:
+      minimal_forward(t.y.get(), t.x.get(), t.shape.plane_size(), t.shape.planes(), threads, stream);
+      break;
+    case Roofline::minimal_backward:
+      minimal_backward(t.dx.get(), t.x.get(), t.dy.get(), t.shape.plane_size(), t.shape.planes(), threads, stream);
+      break;
   }
 }
 
@@ -207,7 +232,8 @@ void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) 
   state.SetLabel(is_read_only(r) ? "read-only" : stream ? "nt-stores" : "regular-stores");
   const double seconds = timed_loop(state, [&] { run_baseline(r, t, threads, stream); });
   baseline_seconds()[baseline_key(r, s, threads)] = seconds;
-  set_counters(state, r, s, seconds, seconds);
+  const Roofline reference = reference_of(r);
+  set_counters(state, r, s, reference == r ? seconds : baseline_time(reference, t, threads), seconds);
 }
 
 void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_algorithm algorithm, Shape4 s,
@@ -306,7 +332,7 @@ void register_all() {
   const std::vector<int> thread_list = thread_counts();
   const bool have_onednn = onednn_version() != nullptr;
   const Direction directions[] = {Direction::forward, Direction::backward, Direction::backward_recompute};
-  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_SHIFTED_SUMS,
                                           VARNORM_ALGORITHM_AUTO};
   // Baselines first within each shape and thread count, so that (without random interleaving) the kernels
   // after them find the baseline's time of this run.
@@ -314,7 +340,8 @@ void register_all() {
     const std::string shape = s.name();
     for (int k : thread_list) {
       const std::string threads = threads_name(k);
-      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2})
+      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2,
+                         Roofline::minimal_forward, Roofline::minimal_backward})
         add(join_name({roofline_name(r), shape, threads}),
             [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
       for (Direction dir : directions)
@@ -361,8 +388,8 @@ int main(int argc, char** argv) {
   for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
   benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
   benchmark::AddCustomContext("traffic",
-                              "forward: x read + y written; backward: x, dy read + dx written; read1: x read; "
-                              "read2: x, dy read");
+                              "forward, minimal_forward: x read + y written; backward, minimal_backward: x, dy "
+                              "read + dx written; read1: x read; read2: x, dy read");
   if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
 
   vnbench::register_all();

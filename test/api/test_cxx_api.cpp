@@ -57,6 +57,13 @@ TEST_CASE("C++ Shape and Options default to the C descriptor's defaults", "[cxx]
   CHECK(options.max_threads == d.max_threads);
 }
 
+TEST_CASE("C++ Algorithm names every C algorithm with its value", "[cxx]") {
+  CHECK(static_cast<int>(varnorm::Algorithm::automatic) == VARNORM_ALGORITHM_AUTO);
+  CHECK(static_cast<int>(varnorm::Algorithm::two_pass) == VARNORM_ALGORITHM_TWO_PASS);
+  CHECK(static_cast<int>(varnorm::Algorithm::welford) == VARNORM_ALGORITHM_WELFORD);
+  CHECK(static_cast<int>(varnorm::Algorithm::shifted_sums) == VARNORM_ALGORITHM_SHIFTED_SUMS);
+}
+
 TEST_CASE("C++ forward and backward give the same bits as the C API", "[cxx]") {
   for (bool per_sample : {false, true}) {
     const varnorm::Shape shape{3, 5, 6, 7, varnorm::Layout::nhwc};
