@@ -4,8 +4,9 @@
 #
 # Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [varnorm_bench arguments...]
 #   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
-#                      threads 1 and all, forward TWO_PASS and WELFORD at threads 1, the baselines and the
-#                      peers; 3 short repetitions in random order, medians (about 40 s on 2 cores once built)
+#                      threads 1 and all, forward TWO_PASS, WELFORD and SHIFTED_SUMS at threads 1, the baselines
+#                      (minimal kernels included) and the peers; 3 short repetitions in random order, medians
+#                      (about 50 s on 2 cores once built)
 #   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
@@ -57,11 +58,11 @@ small='1x16x64x64|1x2x257x256'
 case $mode in
   quick)
     args=(--benchmark_min_time=0.03 --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
-      "--benchmark_filter=^(copy|read2write1|read1|read2)/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD)/[0-9x]+/threads:1/")
+      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward)/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD|SHIFTED_SUMS)/[0-9x]+/threads:1/")
     ;;
   smoke)
     args=(--benchmark_min_time=0.002
-      "--benchmark_filter=^(copy|read2write1|read1|read2)/($small)/|^[a-z_]+/N[A-Z]+/[A-Za-z_]+/1x16x64x64/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/1x2x257x256/")
+      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward)/($small)/|^[a-z_]+/N[A-Z]+/[A-Za-z_]+/1x16x64x64/|^(forward|backward)/N[A-Z]+/(AUTO|peer_[a-z]+)/1x2x257x256/")
     ;;
   full)
     args=(--benchmark_min_time=0.1 --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true)
