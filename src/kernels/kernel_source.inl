@@ -328,18 +328,19 @@ void block_segment_moments(const float* base, std::int64_t step, int rows, int u
   }
 }
 
-// right := merge(left, right), Chan's formula per lane, for left and right of left_count and right_count values.
+// out := merge(left, right), Chan's formula per lane, for left and right of left_count and right_count values.
+// out may be right.
 template <int V>
-void merge_lanes(const lane_moments<V>& left, double left_count, lane_moments<V>& right,
-                 double right_count) noexcept {
+void merge_lanes(const lane_moments<V>& left, double left_count, const lane_moments<V>& right, double right_count,
+                 lane_moments<V>& out) noexcept {
   const double total = left_count + right_count;
   const vec mean_weight = ops::splat(static_cast<float>(right_count / total));
   const vec m2_weight = ops::splat(static_cast<float>(left_count * right_count / total));
   for (int v = 0; v < V; ++v) {
     const vec d = right.mean[v] - left.mean[v];
-    right.mean[v] = ops::fma(d, mean_weight, left.mean[v]);
-    right.m2[v] = ops::fma(d * d, m2_weight, left.m2[v] + right.m2[v]);
-    right.sum[v] = left.sum[v] + right.sum[v];
+    out.mean[v] = ops::fma(d, mean_weight, left.mean[v]);
+    out.m2[v] = ops::fma(d * d, m2_weight, left.m2[v] + right.m2[v]);
+    out.sum[v] = left.sum[v] + right.sum[v];
   }
 }
 
@@ -359,53 +360,60 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
   const int rest = static_cast<int>(rows % kSegmentRows);
   vec estimate[V];  // lane means of the previous segment (shifted sums)
   for (int v = 0; v < V; ++v) estimate[v] = ops::splat(0.0f);
+  // Binary counter: level k holds 2^k segments; equal halves merge as soon as both exist. Segment s ends in
+  // level k, k the number of trailing ones of s, and is written there directly (these arrays live in memory:
+  // copies of them would cost as much as a short block's arithmetic).
+  lane_moments<V> current;
   for (std::int64_t s = 0; s < full; ++s) {
-    lane_moments<V> current;
-    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, s,
-                                              estimate, current);
-    for (int v = 0; v < V; ++v) estimate[v] = current.mean[v];
-    // Binary counter: level k holds 2^k segments; equal halves merge as soon as both exist.
     int k = 0;
-    for (std::int64_t carry = s; carry & 1; carry >>= 1, ++k) {
-      const double half = static_cast<double>(kSegmentRows) * static_cast<double>(std::int64_t{1} << k);
-      merge_lanes<V>(level[k], half, current, half);
+    while ((s >> k) & 1) ++k;
+    lane_moments<V>& segment = k == 0 ? level[0] : current;
+    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, s,
+                                              estimate, segment);
+    for (int v = 0; v < V; ++v) estimate[v] = segment.mean[v];
+    for (int j = 0; j < k; ++j) {
+      const double half = static_cast<double>(kSegmentRows) * static_cast<double>(std::int64_t{1} << j);
+      merge_lanes<V>(level[j], half, current, half, j + 1 == k ? level[k] : current);
     }
-    level[k] = current;
   }
-  // Fold what is left from the right: the partial segment, then the levels from small to large.
+  // Fold what is left from the right: the partial segment, then the levels from small to large, into *folded
+  // (rows > 0, so at least one of them exists).
   lane_moments<V> acc;
-  for (int v = 0; v < V; ++v) acc.mean[v] = acc.m2[v] = acc.sum[v] = ops::splat(0.0f);
+  lane_moments<V>* folded = nullptr;
   double acc_count = 0.0;
   if (rest > 0) {
     block_segment_moments<V, Partial, Method>(base + full * kSegmentRows * step, step, rest, used, shift, full,
                                               estimate, acc);
+    folded = &acc;
     acc_count = rest;
   }
   for (int k = 0; k < kMergeLevels && (full >> k) != 0; ++k) {
     if (((full >> k) & 1) == 0) continue;
     const double count = static_cast<double>(kSegmentRows) * static_cast<double>(std::int64_t{1} << k);
-    if (acc_count == 0.0) {
-      acc = level[k];
+    if (folded == nullptr) {
+      folded = &level[k];
     } else {
-      merge_lanes<V>(level[k], count, acc, acc_count);
+      merge_lanes<V>(level[k], count, *folded, acc_count, acc);
+      folded = &acc;
     }
     acc_count += count;
   }
+  lane_moments<V>& total = *folded;
   // V / period is a power of two (see contiguous_vectors), so halving reaches `period` exactly.
   const vec half = ops::splat(0.5f);
   for (int width = V / 2; width >= period; width /= 2, acc_count *= 2.0) {
     const vec m2_weight = ops::splat(static_cast<float>(acc_count * 0.5));
     for (int v = 0; v < width; ++v) {
-      const vec d = acc.mean[v + width] - acc.mean[v];
-      acc.mean[v] = ops::fma(d, half, acc.mean[v]);
-      acc.m2[v] = ops::fma(d * d, m2_weight, acc.m2[v] + acc.m2[v + width]);
-      acc.sum[v] = acc.sum[v] + acc.sum[v + width];
+      const vec d = total.mean[v + width] - total.mean[v];
+      total.mean[v] = ops::fma(d, half, total.mean[v]);
+      total.m2[v] = ops::fma(d * d, m2_weight, total.m2[v] + total.m2[v + width]);
+      total.sum[v] = total.sum[v] + total.sum[v + width];
     }
   }
   for (int v = 0; v < period; ++v) {
-    ops::store(lane_mean + v * W, acc.mean[v]);
-    ops::store(lane_m2 + v * W, acc.m2[v]);
-    ops::store(lane_sum + v * W, acc.sum[v]);
+    ops::store(lane_mean + v * W, total.mean[v]);
+    ops::store(lane_m2 + v * W, total.m2[v]);
+    ops::store(lane_sum + v * W, total.sum[v]);
   }
 }
 
@@ -522,11 +530,14 @@ void rows_elementwise(const float* const* in, float* out, std::int64_t step, std
   vec param[V][kMaxParams];
   for (int v = 0; v < V; ++v)
     for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + (v % period) * W);
+  // Local copies: vector stores may alias anything, so in[] itself would be reloaded after every store.
+  const float* source[Op::inputs];
+  for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t at = r * step;
     for (int v = 0; v < V; ++v) {
       vec values[Op::inputs];
-      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(in[i] + at, v, used);
+      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(source[i] + at, v, used);
       const vec result = Op::apply(values, param[v]);
       if constexpr (Stream)
         ops::stream(out + at + v * W, result);
