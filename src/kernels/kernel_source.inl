@@ -15,10 +15,10 @@
 //
 // Accuracy. Values are shifted by the lane's first value of the block (a DC offset costs no precision).
 // Each lane accumulates at most kSegmentRows values in float (two-pass, Welford, or shifted sums: see
-// shifted_segment_moments). Segment results are
-// merged pairwise (a binary counter, Chan's formula) so that the rounding error grows with log2 of the block
-// length, and lanes are combined in double. A channel whose float statistics cannot stand (not finite: |x|
-// near 1e19 and above overflows x^2; or squares below float's normal range) is recomputed in double.
+// shifted_segment_moments). Segment results are merged pairwise (a binary counter, Chan's formula) so that the
+// rounding error grows with log2 of the block length, and lanes are combined in double. A channel whose float
+// statistics cannot stand (not finite: |x| near 1e19 and above overflows x^2; or squares below float's normal
+// range) is recomputed in double.
 //
 // Output. Forward's y and backward's dx are one elementwise engine; outputs too large to stay in cache are
 // written with non-temporal stores from the first vector-aligned position on.
