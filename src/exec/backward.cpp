@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -112,37 +113,46 @@ unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {
   return terms;
 }
 
-// dalpha / dbeta of one key (channel or channel group): per (sample, channel) with per-sample affine, else
-// summed over the batch in sample order, in double, and rounded once. Units are added in sample order.
-class key_gradients {
+// dalpha / dbeta of a block of consecutive keys covering at most kMaxGroupChannels channels: per (sample,
+// channel) with per-sample affine, else summed over the batch in sample order, in double, and rounded once.
+// Each key's units must be added in sample order; keys may interleave.
+class block_gradients {
  public:
-  key_gradients(const backward_call& f, std::int64_t key) noexcept
-      : f_(f), first_(tile_at(f.w, f.p, key * f.w.samples, 0)) {}
+  // Keys per block: all of a key's channels, and as many whole keys as fit.
+  static std::int64_t keys_per_block(const work_plan& w) noexcept { return kMaxGroupChannels / w.group_channels; }
 
-  void add(std::int64_t sample, const unit_terms& t) noexcept {
-    for (int ch = 0; ch < first_.shape.channels; ++ch) {
+  block_gradients(const backward_call& f, std::int64_t first_key, std::int64_t keys) noexcept
+      : f_(f), first_channel_(first_key * f.w.group_channels),
+        channels_(std::min<std::int64_t>(keys * f.w.group_channels, f.p.c - first_channel_)) {}
+
+  void add(std::int64_t key, std::int64_t sample, const unit_terms& t) noexcept {
+    const std::int64_t first = key * f_.w.group_channels;
+    const int channels = static_cast<int>(std::min<std::int64_t>(f_.w.group_channels, f_.p.c - first));
+    for (int ch = 0; ch < channels; ++ch) {
+      const std::int64_t channel = first + ch;
       if (f_.p.per_sample_affine) {
-        const std::int64_t i = f_.p.affine_index(sample, first_.first_channel + ch);
+        const std::int64_t i = f_.p.affine_index(sample, channel);
         if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(t.dalpha[ch]);
         if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(t.dbeta[ch]);
       } else {
-        dalpha_[ch] += t.dalpha[ch];
-        dbeta_[ch] += t.dbeta[ch];
+        dalpha_[channel - first_channel_] += t.dalpha[ch];
+        dbeta_[channel - first_channel_] += t.dbeta[ch];
       }
     }
   }
 
   void write() const noexcept {
     if (f_.p.per_sample_affine) return;
-    for (int ch = 0; ch < first_.shape.channels; ++ch) {
-      if (f_.b.dalpha != nullptr) f_.b.dalpha[first_.first_channel + ch] = static_cast<float>(dalpha_[ch]);
-      if (f_.b.dbeta != nullptr) f_.b.dbeta[first_.first_channel + ch] = static_cast<float>(dbeta_[ch]);
+    for (std::int64_t ch = 0; ch < channels_; ++ch) {
+      if (f_.b.dalpha != nullptr) f_.b.dalpha[first_channel_ + ch] = static_cast<float>(dalpha_[ch]);
+      if (f_.b.dbeta != nullptr) f_.b.dbeta[first_channel_ + ch] = static_cast<float>(dbeta_[ch]);
     }
   }
 
  private:
   const backward_call& f_;
-  tile_block first_;
+  std::int64_t first_channel_;
+  std::int64_t channels_;
   double dalpha_[kMaxGroupChannels] = {};
   double dbeta_[kMaxGroupChannels] = {};
 };
@@ -152,8 +162,12 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   std::unique_ptr<unit_terms[]> terms(new (std::nothrow) unit_terms[static_cast<std::size_t>(units)]);
   if (!terms) return false;
   if (!s.split_tiles) {
+    // Units in memory order (terms are summed per key afterwards, in sample order).
     auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
-      for (std::int64_t u = begin; u < end; ++u) terms[u] = run_unit(f, u);
+      for (std::int64_t i = begin; i < end; ++i) {
+        const std::int64_t u = unit_in_memory_order(f.w, i);
+        terms[u] = run_unit(f, u);
+      }
     };
     parallel_for(units, 1, max_threads, body);
   } else {
@@ -184,9 +198,13 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
       parallel_for(units * tiles, 1, max_threads, apply_body);
     }
   }
-  for (std::int64_t key = 0; key < f.w.keys; ++key) {
-    key_gradients g(f, key);
-    for (std::int64_t sample = 0; sample < f.w.samples; ++sample) g.add(sample, terms[key * f.w.samples + sample]);
+  const std::int64_t block = block_gradients::keys_per_block(f.w);
+  for (std::int64_t first = 0; first < f.w.keys; first += block) {
+    const std::int64_t keys = std::min(block, f.w.keys - first);
+    block_gradients g(f, first, keys);
+    for (std::int64_t key = first; key < first + keys; ++key)
+      for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
+        g.add(key, sample, terms[key * f.w.samples + sample]);
     g.write();
   }
   return true;
@@ -206,10 +224,15 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
-  // Serial: each key's units in sample order, their terms summed as they come, so no buffer is needed.
-  for (std::int64_t key = 0; key < w.keys; ++key) {
-    key_gradients g(f, key);
-    for (std::int64_t sample = 0; sample < w.samples; ++sample) g.add(sample, run_unit(f, key * w.samples + sample));
+  // Serial: blocks of keys, each walked sample by sample, so that consecutive units of an NCHW block are adjacent
+  // planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order, and
+  // they are summed as they come, so no buffer is needed.
+  const std::int64_t block = block_gradients::keys_per_block(w);
+  for (std::int64_t first = 0; first < w.keys; first += block) {
+    const std::int64_t keys = std::min(block, w.keys - first);
+    block_gradients g(f, first, keys);
+    for (std::int64_t sample = 0; sample < w.samples; ++sample)
+      for (std::int64_t key = first; key < first + keys; ++key) g.add(key, sample, run_unit(f, key * w.samples + sample));
     g.write();
   }
   return VARNORM_OK;
