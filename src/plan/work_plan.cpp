@@ -6,7 +6,7 @@
 
 namespace varnorm::detail {
 
-work_plan make_work_plan(const problem& p) noexcept {
+work_plan make_work_plan(const problem& p, direction d) noexcept {
   work_plan w;
   w.samples = p.n;
   if (p.layout == VARNORM_LAYOUT_NCHW) {
@@ -18,7 +18,9 @@ work_plan make_work_plan(const problem& p) noexcept {
   }
   w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
-  w.stream_output = p.elements() * static_cast<std::int64_t>(sizeof(float)) >= kStreamOutputBytes;
+  const std::int64_t arrays = d == direction::forward ? 2 : 3;  // x, y; or x, dy, dx
+  const std::int64_t array_bytes = arrays * static_cast<std::int64_t>(sizeof(float));
+  w.stream_output = p.elements() >= (kStreamFootprintBytes + array_bytes - 1) / array_bytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the
   // two-pass), and the fastest or level on every kernel set measured (README "Statistics").
   w.algorithm = p.algorithm == VARNORM_ALGORITHM_AUTO ? VARNORM_ALGORITHM_SHIFTED_SUMS : p.algorithm;

@@ -1,6 +1,6 @@
-// Outputs of 16 MiB and more are written with non-temporal stores (src/plan/work_plan.hpp,
-// kStreamOutputBytes). That path must give the same bits as the regular one, at any alignment of y and in
-// place: a sample (or plane) of a large tensor must come out exactly as the same data run alone, small
+// Calls whose arrays span 24 MiB and more write their output with non-temporal stores (src/plan/work_plan.hpp,
+// kStreamFootprintBytes). That path must give the same bits as the regular one, at any alignment of the
+// output and in place: a sample of a large tensor must come out exactly as the same data run alone, small
 // enough for regular stores.
 #include <varnorm/varnorm.h>
 
@@ -43,7 +43,8 @@ std::vector<float> forward_of(const varnorm_desc& d, const std::vector<float>& x
 
 TEST_CASE("forward with streaming stores gives the bits of regular stores, at every y alignment and in place",
           "[exec][streaming]") {
-  // 3 samples of 512 x 1024 positions x 4 channels: 24 MiB streams, one sample (8 MiB) does not.
+  // 3 samples of 512 x 1024 positions x 4 channels: x and y of 24 MiB each stream, one sample's (16 MiB in
+  // all) do not.
   const std::int64_t samples = 3, c = 4, h = 512, w = 1024;
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
   std::mt19937 rng(7);
@@ -84,6 +85,60 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
       REQUIRE(varnorm_forward(&large, in_place.data(), alpha.data(), beta.data(), in_place.data(), nullptr,
                               nullptr) == VARNORM_OK);
       CHECK(bitwise_equal(in_place, expected));
+    }
+  }
+}
+
+TEST_CASE("backward with streaming stores gives the bits of regular stores, at every dx alignment and in place",
+          "[exec][streaming]") {
+  // 6 samples of 512 x 512 positions x 4 channels: x, dy and dx of 24 MiB each stream; one sample's (12 MiB in
+  // all) do not. Per-sample affine: each sample's dalpha is its own, so it can be compared too.
+  const std::int64_t samples = 6, c = 4, h = 512, w = 512;
+  const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
+  std::mt19937 rng(8);
+  std::normal_distribution<float> value(3.0f, 2.0f);
+  std::vector<float> x(per_sample * samples), dy(x.size()), alpha(static_cast<std::size_t>(samples * c));
+  for (float& v : x) v = value(rng);
+  for (float& v : dy) v = value(rng) - 3.0f;
+  for (std::size_t i = 0; i < alpha.size(); ++i) alpha[i] = 0.5f + 0.125f * static_cast<float>(i);
+
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+      CAPTURE(isa, layout);
+      varnorm_desc large = varnorm_desc_make(samples, c, h, w, layout);
+      large.max_threads = 1;
+      large.per_sample_affine = 1;
+      varnorm_desc single = large;
+      single.n = 1;
+
+      std::vector<float> expected_dx, expected_dalpha;
+      for (std::int64_t n = 0; n < samples; ++n) {
+        const auto at = static_cast<std::ptrdiff_t>(per_sample * static_cast<std::size_t>(n));
+        const std::vector<float> xs(x.begin() + at, x.begin() + at + static_cast<std::ptrdiff_t>(per_sample));
+        const std::vector<float> dys(dy.begin() + at, dy.begin() + at + static_cast<std::ptrdiff_t>(per_sample));
+        std::vector<float> dx(per_sample), dalpha(static_cast<std::size_t>(c));
+        REQUIRE(varnorm_backward(&single, xs.data(), alpha.data() + n * c, dys.data(), nullptr, nullptr, dx.data(),
+                                 dalpha.data(), nullptr) == VARNORM_OK);
+        expected_dx.insert(expected_dx.end(), dx.begin(), dx.end());
+        expected_dalpha.insert(expected_dalpha.end(), dalpha.begin(), dalpha.end());
+      }
+
+      for (std::size_t offset : {0u, 1u, 3u, 8u}) {
+        CAPTURE(offset);
+        offset_buffer dx(x.size(), offset);
+        std::vector<float> dalpha(alpha.size());
+        REQUIRE(varnorm_backward(&large, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(),
+                                 dalpha.data(), nullptr) == VARNORM_OK);
+        CHECK(std::memcmp(dx.data(), expected_dx.data(), x.size() * sizeof(float)) == 0);
+        CHECK(bitwise_equal(dalpha, expected_dalpha));
+      }
+
+      std::vector<float> in_place = dy;
+      std::vector<float> dalpha(alpha.size());
+      REQUIRE(varnorm_backward(&large, x.data(), alpha.data(), in_place.data(), nullptr, nullptr, in_place.data(),
+                               dalpha.data(), nullptr) == VARNORM_OK);
+      CHECK(bitwise_equal(in_place, expected_dx));
     }
   }
 }
