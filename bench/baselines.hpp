@@ -10,7 +10,7 @@
 // stream: write with non-temporal stores (vector loop, widest vectors the CPU has); otherwise regular stores
 // (copy: glibc's memcpy; read2write1: the same vector loop with regular stores). The benchmark calibrates
 // both in the same run and keeps the faster one for each size and thread count (the library streams its
-// outputs from 16 MiB on). threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous
+// output when all its arrays span 24 MiB or more). threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous
 // slice per thread. read1 and read2 store nothing: a vector loop with 8 independent accumulators per input.
 #ifndef VARNORM_BENCH_BASELINES_HPP
 #define VARNORM_BENCH_BASELINES_HPP
