@@ -177,7 +177,11 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         new (std::nothrow) unit_coefficients[static_cast<std::size_t>(units)]);
     if (!dyx || !dy || !coefficients) return false;
     auto sums_body = [&](std::int64_t begin, std::int64_t end) noexcept {
-      for (std::int64_t i = begin; i < end; ++i) tile_sums(f, i / tiles, i % tiles, &dyx[i * width], &dy[i * width]);
+      for (std::int64_t i = begin; i < end; ++i) {
+        const unit_tile task = split_task_at(f.w, f.p, i);
+        const std::int64_t cell = (task.unit * tiles + task.tile) * width;
+        tile_sums(f, task.unit, task.tile, &dyx[cell], &dy[cell]);
+      }
     };
     parallel_for(units * tiles, 1, max_threads, sums_body);
     // Merged in tile order, as run_unit does.
@@ -193,7 +197,10 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {
-        for (std::int64_t i = begin; i < end; ++i) apply_tile(f, i / tiles, i % tiles, coefficients[i / tiles]);
+        for (std::int64_t i = begin; i < end; ++i) {
+          const unit_tile task = split_task_at(f.w, f.p, i);
+          apply_tile(f, task.unit, task.tile, coefficients[task.unit]);
+        }
       };
       parallel_for(units * tiles, 1, max_threads, apply_body);
     }

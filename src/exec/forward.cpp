@@ -98,13 +98,19 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
       new (std::nothrow) unit_coefficients[static_cast<std::size_t>(units)]);
   if (!stats || !coefficients) return false;
   auto measure = [&](std::int64_t begin, std::int64_t end) noexcept {
-    for (std::int64_t i = begin; i < end; ++i) tile_moments(f, i / tiles, i % tiles, &stats[i * width]);
+    for (std::int64_t i = begin; i < end; ++i) {
+      const unit_tile task = split_task_at(f.w, f.p, i);
+      tile_moments(f, task.unit, task.tile, &stats[(task.unit * tiles + task.tile) * width]);
+    }
   };
   parallel_for(units * tiles, 1, max_threads, measure);
   for (std::int64_t u = 0; u < units; ++u)
     coefficients[u] = finish_unit(f, u, [&](std::int64_t t) { return &stats[(u * tiles + t) * width]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
-    for (std::int64_t i = begin; i < end; ++i) scale_tile(f, i / tiles, i % tiles, coefficients[i / tiles]);
+    for (std::int64_t i = begin; i < end; ++i) {
+      const unit_tile task = split_task_at(f.w, f.p, i);
+      scale_tile(f, task.unit, task.tile, coefficients[task.unit]);
+    }
   };
   parallel_for(units * tiles, 1, max_threads, scale);
   return true;

@@ -46,6 +46,15 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
   return b;
 }
 
+unit_tile split_task_at(const work_plan& w, const problem& p, std::int64_t i) noexcept {
+  const std::int64_t per_sample = w.keys * w.tiles;
+  const std::int64_t sample = i / per_sample, rest = i % per_sample;
+  const bool nchw = p.layout == VARNORM_LAYOUT_NCHW;
+  const std::int64_t key = nchw ? rest / w.tiles : rest % w.keys;
+  const std::int64_t tile = nchw ? rest % w.tiles : rest / w.keys;
+  return {key * w.samples + sample, tile};
+}
+
 schedule choose_schedule(const work_plan& w, const problem& p) noexcept {
   schedule s;
   if (p.max_threads == 1 || p.elements() < kParallelMinElements) return s;
