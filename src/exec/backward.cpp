@@ -239,7 +239,8 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
     const std::int64_t keys = std::min(block, w.keys - first);
     block_gradients g(f, first, keys);
     for (std::int64_t sample = 0; sample < w.samples; ++sample)
-      for (std::int64_t key = first; key < first + keys; ++key) g.add(key, sample, run_unit(f, key * w.samples + sample));
+      for (std::int64_t key = first; key < first + keys; ++key)
+        g.add(key, sample, run_unit(f, key * w.samples + sample));
     g.write();
   }
   return VARNORM_OK;

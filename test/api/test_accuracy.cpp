@@ -88,8 +88,8 @@ TEST_CASE("accuracy promise: relative error of var within 4*ceil(log2 M)*kappa*2
   for (std::int64_t m : {2, 3, 5, 17, 100, 1000, 4097}) {
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
       // One sample, a channel per (kind, ratio); NHWC with 16 channels walks them as one interleaved group.
-      const varnorm_desc d = make_desc(1, 16, m, 1, layout, VARNORM_ALGORITHM_AUTO, layout == VARNORM_LAYOUT_NCHW ? 1 : 0,
-                                       false, 0.0f);
+      const varnorm_desc d = make_desc(1, 16, m, 1, layout, VARNORM_ALGORITHM_AUTO,
+                                       layout == VARNORM_LAYOUT_NCHW ? 1 : 0, false, 0.0f);
       std::vector<float> x(tensor_size(d));
       std::mt19937_64 rng(seed++);
       std::int64_t channel = 0;
@@ -105,7 +105,8 @@ TEST_CASE("accuracy promise holds for planes spanning several tiles (M = 3 * 2^1
           "[accuracy]") {
   std::mt19937_64 rng(2100);
   {
-    const varnorm_desc d = make_desc(1, 4, 3 * 32768 + 5, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f);
+    const varnorm_desc d =
+        make_desc(1, 4, 3 * 32768 + 5, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f);
     std::vector<float> x(tensor_size(d));
     fill_plane(d, x, 0, 0, plane_kind::gaussian, 1e4, rng);
     fill_plane(d, x, 0, 1, plane_kind::ramp, 1e3, rng);
