@@ -372,7 +372,8 @@ template <int V, bool Partial, varnorm_algorithm Method>
 void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, int period,
                   float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
   vec shift[V];
-  for (int v = 0; v < V; ++v) shift[v] = load_row_vector<V, Partial>(base, v % period, used);
+  for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
+    shift[v] = load_row_vector<V, Partial>(base, pattern, used);  // pattern = v % period, without a division
   for (int v = 0; v < period; ++v) ops::store(lane_shift + v * W, shift[v]);
   lane_moments<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
@@ -547,8 +548,8 @@ template <class Op, int V, bool Partial, bool Stream>
 void rows_elementwise(const float* const* in, float* out, std::int64_t step, std::int64_t rows, int used,
                       int period, const float (*lanes)[kMaxLanes]) noexcept {
   vec param[V][kMaxParams];
-  for (int v = 0; v < V; ++v)
-    for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + (v % period) * W);
+  for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
+    for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
   // Local copies: vector stores may alias anything, so in[] itself would be reloaded after every store.
   const float* source[Op::inputs];
   for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
