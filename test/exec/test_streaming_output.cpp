@@ -32,6 +32,14 @@ class offset_buffer {
   std::size_t offset_, skip_ = 0;
 };
 
+std::vector<float> normal_floats(std::size_t count, unsigned seed, float mean, float stddev) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> value(mean, stddev);
+  std::vector<float> out(count);
+  for (float& v : out) v = value(rng);
+  return out;
+}
+
 std::vector<float> forward_of(const varnorm_desc& d, const std::vector<float>& x, const std::vector<float>& alpha,
                               const std::vector<float>& beta) {
   std::vector<float> y(x.size());
@@ -47,10 +55,8 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
   // all) do not.
   const std::int64_t samples = 3, c = 4, h = 512, w = 1024;
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> value(3.0f, 2.0f);
-  std::vector<float> x(per_sample * samples), alpha(static_cast<std::size_t>(c)), beta(alpha.size());
-  for (float& v : x) v = value(rng);
+  const std::vector<float> x = normal_floats(per_sample * samples, 7, 3.0f, 2.0f);
+  std::vector<float> alpha(static_cast<std::size_t>(c)), beta(alpha.size());
   for (std::size_t i = 0; i < alpha.size(); ++i) {
     alpha[i] = 0.5f + 0.25f * static_cast<float>(i);
     beta[i] = 0.1f * static_cast<float>(i);
@@ -95,11 +101,9 @@ TEST_CASE("backward with streaming stores gives the bits of regular stores, at e
   // all) do not. Per-sample affine: each sample's dalpha is its own, so it can be compared too.
   const std::int64_t samples = 6, c = 4, h = 512, w = 512;
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
-  std::mt19937 rng(8);
-  std::normal_distribution<float> value(3.0f, 2.0f);
-  std::vector<float> x(per_sample * samples), dy(x.size()), alpha(static_cast<std::size_t>(samples * c));
-  for (float& v : x) v = value(rng);
-  for (float& v : dy) v = value(rng) - 3.0f;
+  const std::vector<float> x = normal_floats(per_sample * samples, 8, 3.0f, 2.0f);
+  const std::vector<float> dy = normal_floats(x.size(), 9, 0.0f, 2.0f);
+  std::vector<float> alpha(static_cast<std::size_t>(samples * c));
   for (std::size_t i = 0; i < alpha.size(); ++i) alpha[i] = 0.5f + 0.125f * static_cast<float>(i);
 
   for (const std::string& isa : supported_isas()) {
