@@ -71,13 +71,7 @@ TEST_CASE("forward and backward match the long double oracle within the accuracy
         c.desc.algorithm = algorithm;
         CAPTURE(isa, algorithm, c.desc.n, c.desc.c, c.desc.h, c.desc.w, c.desc.layout, c.desc.correction,
                 c.desc.per_sample_affine, c.desc.eps, c.beta.size());
-        const forward_outputs f = run_forward(c);
-        REQUIRE(f.status == VARNORM_OK);
-        check_forward_matches_oracle(f, ref);
-
-        const backward_outputs b = run_backward(c, f.mean.data(), f.rstd.data());
-        REQUIRE(b.status == VARNORM_OK);
-        check_backward_matches_oracle(b, ref);
+        run_checked_against_oracle(c, ref);
       }
     }
   }

@@ -66,12 +66,9 @@ void check_every_isa(const layer_case& base, const oracle_reference& ref, const 
       REQUIRE(scope.ok());
       const varnorm_desc& d = c.desc;
       CAPTURE(isa, algorithm, d.layout, d.n, d.c, d.h, d.w, d.correction, d.per_sample_affine, c.beta.size());
-      const forward_outputs f = run_forward(c);
-      REQUIRE(f.status == VARNORM_OK);
-      const backward_outputs b = run_backward(c, f.mean.data(), f.rstd.data());
-      REQUIRE(b.status == VARNORM_OK);
-      check_forward_matches_oracle(f, ref);
-      check_backward_matches_oracle(b, ref);
+      const layer_outputs o = run_checked_against_oracle(c, ref);
+      const forward_outputs& f = o.forward;
+      const backward_outputs& b = o.backward;
       if (d.h * d.w == 1) {
         // A plane of one value is constant: variance exactly 0, so rstd is 1/sqrt(eps) correctly rounded.
         const float expected = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.eps)));
@@ -169,20 +166,15 @@ TEST_CASE("a plane of 2^20 + 3 values (NCHW) and three of 2^18 + 1 (NHWC) with |
         layer_case c = base;
         c.desc.algorithm = algorithm;
         c.desc.max_threads = 1;
-        const forward_outputs f = run_forward(c);
-        REQUIRE(f.status == VARNORM_OK);
-        const backward_outputs b = run_backward(c, f.mean.data(), f.rstd.data());
-        REQUIRE(b.status == VARNORM_OK);
-        check_forward_matches_oracle(f, ref);
-        check_backward_matches_oracle(b, ref);
+        const layer_outputs serial = run_checked_against_oracle(c, ref);
 
         c.desc.max_threads = 0;
         const forward_outputs f0 = run_forward(c);
         REQUIRE(f0.status == VARNORM_OK);
-        check_same_bits(f0, f);
+        check_same_bits(f0, serial.forward);
         const backward_outputs b0 = run_backward(c, f0.mean.data(), f0.rstd.data());
         REQUIRE(b0.status == VARNORM_OK);
-        check_same_bits(b0, b);
+        check_same_bits(b0, serial.backward);
       }
     }
   }

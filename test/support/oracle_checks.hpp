@@ -62,6 +62,23 @@ inline void check_backward_matches_oracle(const backward_outputs& b, const oracl
   CHECK(worst_error_ratio(b.dbeta, r.bwd.dbeta, r.bb.dbeta) <= 1.0);
 }
 
+// Forward, then backward with the statistics forward returned, each required to succeed and checked against
+// the oracle.
+struct layer_outputs {
+  forward_outputs forward;
+  backward_outputs backward;
+};
+inline layer_outputs run_checked_against_oracle(const layer_case& c, const oracle_reference& r) {
+  layer_outputs o;
+  o.forward = run_forward(c);
+  REQUIRE(o.forward.status == VARNORM_OK);
+  o.backward = run_backward(c, o.forward.mean.data(), o.forward.rstd.data());
+  REQUIRE(o.backward.status == VARNORM_OK);
+  check_forward_matches_oracle(o.forward, r);
+  check_backward_matches_oracle(o.backward, r);
+  return o;
+}
+
 // Forward outputs of one call within the sum of both bounds of another's.
 inline void check_forward_agrees(const forward_outputs& f, const forward_outputs& reference,
                                  const oracle_reference& r) {
