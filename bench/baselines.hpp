@@ -4,14 +4,15 @@
 // and, for the floors of two-sweep kernels (a reduction sweep, then the output sweep):
 //   forward:  one read-only sweep of x           -> read1: sum of src (returned, so it is not optimized away)
 //   backward: one read-only sweep of x and dy    -> read2: sum of a + sum of b (returned likewise)
-// and the least arithmetic a layer's two sweeps can do (minimal_kernels.hpp), on the NCHW planes of the shape:
+// and the least arithmetic a layer's two sweeps can do (baseline_kernels.hpp), on the NCHW planes of the shape:
 //   forward:  minimal_forward (sum x, sum x^2; then y = x * s)
 //   backward: minimal_backward (sum dy*x, sum dy; then dx = a*dy + b*x + c)
-// stream: write with non-temporal stores (vector loop, widest vectors the CPU has); otherwise regular stores
-// (copy: glibc's memcpy; read2write1: the same vector loop with regular stores). The benchmark calibrates
-// both in the same run and keeps the faster one for each size and thread count (the library streams its
-// output when all its arrays span 24 MiB or more). threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous
-// slice per thread. read1 and read2 store nothing: a vector loop with 8 independent accumulators per input.
+// The loops are baseline_kernels.inl's, compiled per vector width; the widest set the CPU has runs.
+// stream: write with non-temporal stores; otherwise regular stores (copy: glibc's memcpy; read2write1: the same
+// vector loop with regular stores). The benchmark calibrates both in the same run and keeps the faster one for
+// each size and thread count (the library streams its output when all its arrays span 24 MiB or more).
+// threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous slice per thread. read1 and
+// read2 store nothing: a vector loop with 8 independent accumulators per input.
 #ifndef VARNORM_BENCH_BASELINES_HPP
 #define VARNORM_BENCH_BASELINES_HPP
 

@@ -1,21 +1,22 @@
-// The minimal kernels (see minimal_kernels.hpp), compiled once per vector width: the including file defines
-// VARNORM_BENCH_MINIMAL_NS and VARNORM_BENCH_VECTOR_BYTES and is compiled with that width's flags.
+// The baseline kernels (see baseline_kernels.hpp), compiled once per vector width: the including file defines
+// VARNORM_BENCH_KERNEL_NS, VARNORM_BENCH_ISA_NAME and VARNORM_BENCH_VECTOR_BYTES and is compiled with that
+// width's flags.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#include "minimal_kernels.hpp"
+#include "baseline_kernels.hpp"
 
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
-namespace vnbench::VARNORM_BENCH_MINIMAL_NS {
+namespace vnbench::VARNORM_BENCH_KERNEL_NS {
 namespace {
 
 using vec = float __attribute__((vector_size(VARNORM_BENCH_VECTOR_BYTES)));
 constexpr std::size_t W = VARNORM_BENCH_VECTOR_BYTES / sizeof(float);
-// Independent accumulators per sum: enough to keep the adds and FMAs of a reduction in flight.
+// Independent accumulators per sum of the minimal kernels: enough to keep their adds and FMAs in flight.
 constexpr std::size_t K = 4;
 
 vec load(const float* p) {
@@ -93,7 +94,78 @@ void elementwise(float* out, const float* u, const float* v, std::size_t n, floa
   if (stream) stream_fence();
 }
 
-}  // namespace
+// Scalar head until dst is 64-byte aligned (count of floats to do first).
+std::size_t head_to_align(const float* dst, std::size_t count) {
+  const auto misalign = reinterpret_cast<std::uintptr_t>(dst) % 64;
+  const std::size_t head = misalign == 0 ? 0 : (64 - misalign) / sizeof(float);
+  return head < count ? head : count;
+}
+
+// dst = a (Add false) or a + b: a scalar head up to a 64-byte aligned dst, the vector body (non-temporal stores
+// when Stream), a scalar tail.
+template <bool Add, bool Stream>
+void write_loop(float* dst, const float* a, const float* b, std::size_t count) {
+  auto element = [&](std::size_t i) { return Add ? a[i] + b[i] : a[i]; };
+  std::size_t i = head_to_align(dst, count);
+  for (std::size_t j = 0; j < i; ++j) dst[j] = element(j);
+  for (; i + W <= count; i += W) {
+    vec v = load(a + i);
+    if constexpr (Add) v = v + load(b + i);
+    if constexpr (Stream)
+      stream_store(dst + i, v);
+    else
+      store(dst + i, v);
+  }
+  if constexpr (Stream) stream_fence();
+  for (; i < count; ++i) dst[i] = element(i);
+}
+
+void write(float* dst, const float* a, const float* b, std::size_t count, bool stream) {
+  if (b == nullptr) {
+    if (stream)
+      write_loop<false, true>(dst, a, b, count);
+    else
+      write_loop<false, false>(dst, a, b, count);
+  } else {
+    if (stream)
+      write_loop<true, true>(dst, a, b, count);
+    else
+      write_loop<true, false>(dst, a, b, count);
+  }
+}
+
+// Read-only sums of Inputs arrays (read1: x; read2: x and dy), at the same offsets: 8 independent accumulators
+// per input (enough loads in flight to reach the load ports' throughput), a single-vector loop for the rest, a
+// scalar tail; each input's accumulators are added pairwise, their lanes in double, and the inputs' sums added.
+template <std::size_t Inputs>
+double sum_loop(const float* const (&in)[Inputs], std::size_t count) {
+  constexpr std::size_t kAccumulators = 8;
+  vec acc[Inputs][kAccumulators] = {};
+  std::size_t i = 0;
+  for (; i + kAccumulators * W <= count; i += kAccumulators * W)
+    for (std::size_t p = 0; p < Inputs; ++p)
+      for (std::size_t k = 0; k < kAccumulators; ++k) acc[p][k] += load(in[p] + i + k * W);
+  for (; i + W <= count; i += W)
+    for (std::size_t p = 0; p < Inputs; ++p) acc[p][0] += load(in[p] + i);
+  double total = 0.0;
+  for (std::size_t p = 0; p < Inputs; ++p) {
+    const vec* a = acc[p];
+    const vec s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (std::size_t l = 0; l < W; ++l) total += static_cast<double>(s[l]);
+  }
+  for (; i < count; ++i)
+    for (std::size_t p = 0; p < Inputs; ++p) total += static_cast<double>(in[p][i]);
+  return total;
+}
+
+double sum(const float* a, const float* b, std::size_t count) {
+  if (b == nullptr) {
+    const float* const in[1] = {a};
+    return sum_loop(in, count);
+  }
+  const float* const in[2] = {a, b};
+  return sum_loop(in, count);
+}
 
 void forward_planes(float* y, const float* x, std::size_t plane, std::size_t planes, bool stream) {
   const double m = static_cast<double>(plane);
@@ -122,4 +194,11 @@ void backward_planes(float* dx, const float* x, const float* dy, std::size_t pla
   }
 }
 
-}  // namespace vnbench::VARNORM_BENCH_MINIMAL_NS
+}  // namespace
+
+const baseline_kernels& kernels() {
+  static constexpr baseline_kernels kSet = {VARNORM_BENCH_ISA_NAME, write, sum, forward_planes, backward_planes};
+  return kSet;
+}
+
+}  // namespace vnbench::VARNORM_BENCH_KERNEL_NS
