@@ -110,6 +110,12 @@ row_geometry contiguous_geometry(block_shape b) noexcept {
   g.vectors = walk.vectors;
   g.period = walk.period;
   g.positions = walk.positions;
+  // Short blocks take narrower rows, down to one period, until each lane sees a whole segment: a 16x16 plane
+  // in 8-vector rows gave each lane 2 values, and halving 8 vectors' moments cost more than the sums.
+  while (g.vectors > g.period && b.positions < kSegmentRows * g.positions) {
+    g.vectors /= 2;
+    g.positions /= 2;
+  }
   g.step = g.positions * b.stride;
   return g;
 }

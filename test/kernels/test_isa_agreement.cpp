@@ -31,10 +31,12 @@ using namespace varnorm_test;
 
 namespace {
 
-// The sizes the issue names, and the row and segment edges of the widest kernel sets on top of them.
-const std::vector<std::int64_t> kPositionCounts = {1,   2,   3,   7,   15,   16,   17,   31,   33,   63,
-                                                   65,  127, 128, 129, 257, 511, 513, 2047, 2048, 2049,
-                                                   3 * 2048 + 7};
+// The sizes the issue names, the row and segment edges of the widest kernel sets on top of them, and the
+// lengths where a short block's rows narrow (each halving of the vectors per row: 128/256 on sse2, 256/512 on
+// avx2, 512/1024/2048 on avx512 for one channel).
+const std::vector<std::int64_t> kPositionCounts = {1,   2,   3,   7,    15,   16,   17,   31,   33,   63,
+                                                   65,  127, 128, 129,  255,  256,  257,  511,  512,  513,
+                                                   1023, 1024, 1025, 2047, 2048, 2049, 3 * 2048 + 7};
 const std::int64_t kChannelCounts[] = {1, 2, 3, 4, 7, 15, 16, 17, 31, 33, 63, 64, 65, 100, 128, 129};
 
 struct variant {
