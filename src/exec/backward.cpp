@@ -26,10 +26,14 @@ struct unit_terms {
   double dbeta[kMaxGroupChannels];
 };
 
-// Per-tile sums of one unit, merged in tile order.
+// Per-tile sums of one unit, merged in tile order. Only the unit's channels are set: zeroing all of both
+// arrays was a 1 KiB memset per unit, a tenth of the time of a 16x16 NCHW plane.
 struct unit_sums {
-  double dyx[kMaxGroupChannels] = {};
-  double dy[kMaxGroupChannels] = {};
+  double dyx[kMaxGroupChannels];
+  double dy[kMaxGroupChannels];
+  explicit unit_sums(int channels) noexcept {
+    for (int ch = 0; ch < channels; ++ch) dyx[ch] = dy[ch] = 0.0;
+  }
 };
 
 void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, double* dyx, double* dy) noexcept {
@@ -97,7 +101,7 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
 }
 
 unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {
-  unit_sums sums;
+  unit_sums sums(tile_at(f.w, f.p, u, 0).shape.channels);
   double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
   for (std::int64_t t = 0; t < f.w.tiles; ++t) {
     tile_sums(f, u, t, dyx, dy);
@@ -186,7 +190,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     parallel_for(units * tiles, 1, max_threads, sums_body);
     // Merged in tile order, as run_unit does.
     for (std::int64_t u = 0; u < units; ++u) {
-      unit_sums sums;
+      unit_sums sums(tile_at(f.w, f.p, u, 0).shape.channels);
       for (std::int64_t t = 0; t < tiles; ++t) {
         for (int ch = 0; ch < tile_at(f.w, f.p, u, t).shape.channels; ++ch) {
           sums.dyx[ch] += dyx[(u * tiles + t) * width + ch];
