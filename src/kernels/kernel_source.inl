@@ -188,6 +188,10 @@ void store_row_vector(float* row, int v, int used, vec value) noexcept {
 void lanes_of(const float* per_channel, const row_geometry& g, int channels, bool contiguous,
               float* lanes) noexcept {
   const int count = g.period * W;
+  if (contiguous && channels == 1) {  // NCHW planes (period 1): one vector store, not one per lane
+    ops::store(lanes, ops::splat(per_channel[0]));
+    return;
+  }
   if (contiguous) {
     for (int l = 0, ch = 0; l < count; ++l, ch = ch + 1 == channels ? 0 : ch + 1) lanes[l] = per_channel[ch];
   } else {
