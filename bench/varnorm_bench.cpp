@@ -50,6 +50,7 @@ const Shape4 kShapes[] = {
     {4, 2, 257, 256},    // a batch of spectrograms
     {1, 2, 512, 512},    // two large planes: threads split a plane
     {1, 128, 64, 64},    // an NCSN++ inner block
+    {8, 256, 16, 16},    // NCSN++'s lowest resolution: many small planes, where per-plane costs show
     {1, 4, 1024, 1024},  // planes larger than L2
 };
 
