@@ -633,23 +633,30 @@ bool elementwise_streaming(const float* const* in, float* out, block_shape b,
   return true;
 }
 
+// The lanes of every parameter of a pass, for channels [first, first + channels) of each: the first
+// period * W lanes only (no more are read), zeros for an absent parameter.
+void parameter_lanes(const float* const* params, int first, const row_geometry& g, int channels, bool contiguous,
+                     float (*lanes)[kMaxLanes]) noexcept {
+  for (int i = 0; i < kMaxParams; ++i) {
+    if (params[i] != nullptr)
+      lanes_of(params[i] + first, g, channels, contiguous, lanes[i]);
+    else
+      std::fill_n(lanes[i], g.period * W, 0.0f);
+  }
+}
+
 // One elementwise pass over a block: whole rows in place, then the positions left over (contiguous
 // blocks) as one zero-padded row through the same arithmetic, so every element gets bitwise the same
 // treatment. `params` are per-channel arrays (unused ones may be NULL).
 template <class Op>
 void elementwise_pass(const float* const* in, float* out, block_shape b, const float* const* params,
                       bool stream) noexcept {
-  // Only the first period * W lanes of each parameter are read; unused parameters read zeros. (Zeroing all of
-  // it cost 1.5 KiB of stores per block, for a few 16 KiB planes a measurable share.)
+  // Filled only as far as it is read (parameter_lanes): zeroing all of it cost 1.5 KiB of stores per block, for a
+  // few 16 KiB planes a measurable share.
   alignas(64) float lanes[kMaxParams][kMaxLanes];
   if (walks_contiguously(b)) {
     const row_geometry g = contiguous_geometry(b);
-    for (int i = 0; i < kMaxParams; ++i) {
-      if (params[i] != nullptr)
-        lanes_of(params[i], g, b.channels, true, lanes[i]);
-      else
-        std::fill_n(lanes[i], g.period * W, 0.0f);
-    }
+    parameter_lanes(params, 0, g, b.channels, true, lanes);
     if constexpr (ops::has_streaming_store) {
       if (stream && elementwise_streaming<Op>(in, out, b, lanes)) return;
     }
@@ -666,12 +673,7 @@ void elementwise_pass(const float* const* in, float* out, block_shape b, const f
   for (int first = 0; first < b.channels; first += kMaxLanes) {
     const int count = b.channels - first < kMaxLanes ? b.channels - first : kMaxLanes;
     const row_geometry g = subgroup_geometry(b, count);
-    for (int i = 0; i < kMaxParams; ++i) {
-      if (params[i] != nullptr)
-        lanes_of(params[i] + first, g, count, false, lanes[i]);
-      else
-        std::fill_n(lanes[i], g.period * W, 0.0f);
-    }
+    parameter_lanes(params, first, g, count, false, lanes);
     with_vectors(g, [&](auto v, auto partial) {
       rows_elementwise<Op, decltype(v)::value, decltype(partial)::value, false>(
           shifted_inputs<Op::inputs>(in, first).at, out + first, g.step, b.positions, g.used_lanes, g.period, lanes);
