@@ -161,6 +161,19 @@ class block_gradients {
   double dbeta_[kMaxGroupChannels] = {};
 };
 
+// dalpha / dbeta block by block: add_terms(g, first_key, end_key) adds the terms of keys [first_key, end_key) to
+// g, each key's in sample order; then g writes them.
+template <class AddTerms>
+void reduce_key_blocks(const backward_call& f, AddTerms&& add_terms) noexcept {
+  const std::int64_t block = block_gradients::keys_per_block(f.w);
+  for (std::int64_t first = 0; first < f.w.keys; first += block) {
+    const std::int64_t end = std::min(first + block, f.w.keys);
+    block_gradients g(f, first, end - first);
+    add_terms(g, first, end);
+    g.write();
+  }
+}
+
 bool run_parallel(const backward_call& f, const schedule& s, int max_threads) noexcept {
   const std::int64_t units = f.w.units(), tiles = f.w.tiles, width = f.w.group_channels;
   std::unique_ptr<unit_terms[]> terms(new (std::nothrow) unit_terms[static_cast<std::size_t>(units)]);
@@ -209,15 +222,11 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
       parallel_for(units * tiles, 1, max_threads, apply_body);
     }
   }
-  const std::int64_t block = block_gradients::keys_per_block(f.w);
-  for (std::int64_t first = 0; first < f.w.keys; first += block) {
-    const std::int64_t keys = std::min(block, f.w.keys - first);
-    block_gradients g(f, first, keys);
-    for (std::int64_t key = first; key < first + keys; ++key)
+  reduce_key_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
+    for (std::int64_t key = first; key < end; ++key)
       for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
         g.add(key, sample, terms[key * f.w.samples + sample]);
-    g.write();
-  }
+  });
   return true;
 }
 
@@ -238,15 +247,10 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   // Serial: blocks of keys, each walked sample by sample, so that consecutive units of an NCHW block are adjacent
   // planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order, and
   // they are summed as they come, so no buffer is needed.
-  const std::int64_t block = block_gradients::keys_per_block(w);
-  for (std::int64_t first = 0; first < w.keys; first += block) {
-    const std::int64_t keys = std::min(block, w.keys - first);
-    block_gradients g(f, first, keys);
+  reduce_key_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
     for (std::int64_t sample = 0; sample < w.samples; ++sample)
-      for (std::int64_t key = first; key < first + keys; ++key)
-        g.add(key, sample, run_unit(f, key * w.samples + sample));
-    g.write();
-  }
+      for (std::int64_t key = first; key < end; ++key) g.add(key, sample, run_unit(f, key * w.samples + sample));
+  });
   return VARNORM_OK;
 }
 
