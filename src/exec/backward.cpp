@@ -240,7 +240,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
     return VARNORM_OK;
   }
   const kernel_table& kernels = active_kernels();
-  const work_plan w = make_work_plan(p, direction::backward);
+  const work_plan w = make_work_plan(p, direction::backward, kernels);
   const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;

@@ -121,7 +121,7 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
 varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexcept {
   if (p.planes() == 0) return VARNORM_OK;
   const kernel_table& kernels = active_kernels();
-  const work_plan w = make_work_plan(p, direction::forward);
+  const work_plan w = make_work_plan(p, direction::forward, kernels);
   const forward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;

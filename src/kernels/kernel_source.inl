@@ -11,7 +11,11 @@
 //    same arithmetic on a zero-padded copy, or, for statistics, through the exact double-precision path;
 //  - otherwise channels are taken in sub-groups of up to kernel_max_vectors * W, one position per row, the
 //    last vector of a row loaded and stored through a zero-padded copy when the sub-group is not a
-//    multiple of W. No load or store ever touches memory outside the block.
+//    multiple of W;
+//  - a group of small NCHW planes (plane_stride set) whose planes are each walked one vector per row shares
+//    those rows: vector v of a row is W positions of plane v (see planes_share_rows); larger planes of a
+//    group are walked one by one. Elementwise passes always go plane by plane.
+// No load or store ever touches memory outside the block.
 //
 // Accuracy. Values are shifted by the lane's first value of the block (a DC offset costs no precision).
 // Each lane accumulates at most kSegmentRows values in float (two-pass, Welford, or shifted sums: see
@@ -104,7 +108,7 @@ bool walks_contiguously(block_shape b) noexcept {
          kContiguousWalks.by_channels[b.channels].vectors > 0;
 }
 
-row_geometry contiguous_geometry(block_shape b) noexcept {
+constexpr row_geometry contiguous_geometry(block_shape b) noexcept {
   const contiguous_walk& walk = kContiguousWalks.by_channels[b.channels];
   row_geometry g;
   g.vectors = walk.vectors;
@@ -128,6 +132,31 @@ row_geometry subgroup_geometry(block_shape b, int count) noexcept {
   g.positions = 1;
   g.step = b.stride;
   g.used_lanes = count - (g.vectors - 1) * W;
+  return g;
+}
+
+// Whether a plane of `positions` values (one channel, stride 1) is walked one vector per row. The planes of a
+// group (plane_stride set) that are then share rows: vector v of a row is W consecutive positions of plane v,
+// so each lane sees exactly the values it sees when its plane is walked alone (W positions apart), in the same
+// order, and the group gives each plane its own bits; larger planes of a group are walked one by one.
+constexpr bool planes_share_rows(std::int64_t positions) noexcept {
+  return contiguous_geometry(block_shape{positions, 1, 1, 0}).vectors == 1;
+}
+
+// The largest plane that shares rows (rows only widen as planes grow), for the work plan.
+constexpr std::int64_t largest_row_sharing_plane() noexcept {
+  std::int64_t positions = 1;
+  while (positions < kMaxBlockPositions && planes_share_rows(positions + 1)) ++positions;
+  return positions;
+}
+
+// Rows of `planes` planes of a group, one vector of each plane per row.
+row_geometry planar_geometry(int planes) noexcept {
+  row_geometry g;
+  g.vectors = planes;
+  g.period = planes;
+  g.positions = W;
+  g.step = W;
   return g;
 }
 
@@ -160,15 +189,25 @@ void with_vectors(const row_geometry& g, F&& f) noexcept {
   }
 }
 
+// Where vector v of a row starts, relative to the row: right after vector v - 1 (the walks above), or in plane
+// v of a group of NCHW planes, each vector then W consecutive positions of its plane.
+struct packed_vectors {
+  std::int64_t offset(int v) const noexcept { return std::int64_t{v} * W; }
+};
+struct planar_vectors {
+  std::int64_t plane_stride;
+  std::int64_t offset(int v) const noexcept { return v * plane_stride; }
+};
+
 // Vector v of a row; the last one of a partial row reads only `used` floats.
-template <int V, bool Partial>
-vec load_row_vector(const float* row, int v, int used) noexcept {
+template <int V, bool Partial, class Vectors = packed_vectors>
+vec load_row_vector(const float* row, int v, int used, Vectors at = {}) noexcept {
   if (Partial && v == V - 1) {
     float padded[W] = {};
-    std::memcpy(padded, row + v * W, static_cast<std::size_t>(used) * sizeof(float));
+    std::memcpy(padded, row + at.offset(v), static_cast<std::size_t>(used) * sizeof(float));
     return ops::load(padded);
   }
-  return ops::load(row + v * W);
+  return ops::load(row + at.offset(v));
 }
 
 template <int V, bool Partial>
@@ -261,19 +300,19 @@ struct lane_moments {
 
 // One segment of `rows` <= kSegmentRows rows: per-lane moments, each lane over `rows` values.
 // Method VARNORM_ALGORITHM_SHIFTED_SUMS is not handled here (see shifted_segment_moments).
-template <int V, bool Partial, varnorm_algorithm Method>
-void segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
+void segment_moments(const float* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
                      lane_moments<V>& out) noexcept {
   if constexpr (Method == VARNORM_ALGORITHM_WELFORD) {
     for (int v = 0; v < V; ++v) {
-      out.mean[v] = load_row_vector<V, Partial>(base, v, used) - shift[v];
+      out.mean[v] = load_row_vector<V, Partial>(base, v, used, at) - shift[v];
       out.m2[v] = ops::splat(0.0f);
     }
     for (int r = 1; r < rows; ++r) {
       const float* row = base + r * step;
       const vec inv = ops::splat(kInverse[r + 1]);
       for (int v = 0; v < V; ++v) {
-        const vec y = load_row_vector<V, Partial>(row, v, used) - shift[v];
+        const vec y = load_row_vector<V, Partial>(row, v, used, at) - shift[v];
         const vec d = y - out.mean[v];
         out.mean[v] = ops::fma(d, inv, out.mean[v]);
         out.m2[v] = ops::fma(d, y - out.mean[v], out.m2[v]);
@@ -286,7 +325,7 @@ void segment_moments(const float* base, std::int64_t step, int rows, int used, c
     for (int v = 0; v < V; ++v) sum[v] = ops::splat(0.0f);
     for (int r = 0; r < rows; ++r) {
       const float* row = base + r * step;
-      for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used) - shift[v]);
+      for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
     }
     const vec inv = ops::splat(kInverse[rows]);
     const vec count = ops::splat(static_cast<float>(rows));
@@ -298,7 +337,7 @@ void segment_moments(const float* base, std::int64_t step, int rows, int used, c
     for (int r = 0; r < rows; ++r) {
       const float* row = base + r * step;
       for (int v = 0; v < V; ++v) {
-        const vec d = (load_row_vector<V, Partial>(row, v, used) - shift[v]) - out.mean[v];
+        const vec d = (load_row_vector<V, Partial>(row, v, used, at) - shift[v]) - out.mean[v];
         out.m2[v] = ops::fma(d, d, out.m2[v]);
       }
     }
@@ -312,8 +351,8 @@ void segment_moments(const float* base, std::int64_t step, int rows, int used, c
 // a few units of roundoff times the block's M2 (the terms rows * (mean - block mean)^2 of the segments and of
 // their predecessors each add up to at most the block's M2), never by the block's |mean| / std. The
 // block's first segment has no predecessor and is computed two-pass.
-template <int V, bool Partial>
-void shifted_segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+template <int V, bool Partial, class Vectors>
+void shifted_segment_moments(const float* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
                              const vec* estimate, lane_moments<V>& out) noexcept {
   vec t[V], sum[V], squares[V];
   for (int v = 0; v < V; ++v) {
@@ -323,7 +362,7 @@ void shifted_segment_moments(const float* base, std::int64_t step, int rows, int
   for (int r = 0; r < rows; ++r) {
     const float* row = base + r * step;
     for (int v = 0; v < V; ++v) {
-      const vec z = load_row_vector<V, Partial>(row, v, used) - t[v];
+      const vec z = load_row_vector<V, Partial>(row, v, used, at) - t[v];
       sum[v] = sum[v] + z;
       squares[v] = ops::fma(z, z, squares[v]);
     }
@@ -342,19 +381,19 @@ void shifted_segment_moments(const float* base, std::int64_t step, int rows, int
 }
 
 // Segment `s` of a block (`rows` rows from `base`); `estimate` holds the lane means of segment s - 1.
-template <int V, bool Partial, varnorm_algorithm Method>
-void block_segment_moments(const float* base, std::int64_t step, int rows, int used, const vec* shift,
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
+void block_segment_moments(const float* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
                            std::int64_t s, const vec* estimate, lane_moments<V>& out) noexcept {
   if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS) {
     if (s > 0) {
-      shifted_segment_moments<V, Partial>(base, step, rows, used, shift, estimate, out);
+      shifted_segment_moments<V, Partial>(base, step, rows, used, at, shift, estimate, out);
       return;
     }
-    segment_moments<V, Partial, VARNORM_ALGORITHM_TWO_PASS>(base, step, rows, used, shift, out);
+    segment_moments<V, Partial, VARNORM_ALGORITHM_TWO_PASS>(base, step, rows, used, at, shift, out);
   } else {
     (void)s;
     (void)estimate;
-    segment_moments<V, Partial, Method>(base, step, rows, used, shift, out);
+    segment_moments<V, Partial, Method>(base, step, rows, used, at, shift, out);
   }
 }
 
@@ -379,12 +418,12 @@ void merge_lanes(const lane_moments<V>& left, double left_count, const lane_mome
 //
 // Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
 // pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
-template <int V, bool Partial, varnorm_algorithm Method>
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors = packed_vectors>
 void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, int period,
-                  float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum) noexcept {
+                  float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum, Vectors at = {}) noexcept {
   vec shift[V];
   for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
-    shift[v] = load_row_vector<V, Partial>(base, pattern, used);  // pattern = v % period, without a division
+    shift[v] = load_row_vector<V, Partial>(base, pattern, used, at);  // pattern = v % period, without a division
   for (int v = 0; v < period; ++v) ops::store(lane_shift + v * W, shift[v]);
   lane_moments<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
@@ -399,7 +438,7 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
     int k = 0;
     while ((s >> k) & 1) ++k;
     lane_moments<V>& segment = k == 0 ? level[0] : current;
-    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, kSegmentRows, used, shift, s,
+    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, kSegmentRows, used, at, shift, s,
                                               estimate, segment);
     for (int v = 0; v < V; ++v) estimate[v] = segment.mean[v];
     for (int j = 0; j < k; ++j) {
@@ -413,7 +452,7 @@ void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int u
   lane_moments<V>* folded = nullptr;
   double acc_count = 0.0;
   if (rest > 0) {
-    block_segment_moments<V, Partial, Method>(base + full * kSegmentRows * step, step, rest, used, shift, full,
+    block_segment_moments<V, Partial, Method>(base + full * kSegmentRows * step, step, rest, used, at, shift, full,
                                               estimate, acc);
     folded = &acc;
     acc_count = rest;
@@ -480,8 +519,41 @@ void combine_lanes(const float* lane_shift, const float* lane_mean, const float*
   }
 }
 
+// Moments of a group of planes that share rows (planes_share_rows), up to kMaxVectors planes per pass; per plane
+// the same steps as interleaved_moments on that plane alone.
 template <varnorm_algorithm Method>
-void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
+void planar_moments(const float* x, const block_shape& b, moments* out) noexcept {
+  alignas(64) float lane_shift[kMaxLanes];
+  alignas(64) float lane_mean[kMaxLanes];
+  alignas(64) float lane_m2[kMaxLanes];
+  alignas(64) float lane_sum[kMaxLanes];
+  const std::int64_t rows = b.positions / W;
+  const std::int64_t done = rows * W;
+  for (int first = 0; first < b.channels; first += kMaxVectors) {
+    const int count = std::min(b.channels - first, kMaxVectors);
+    const float* group = x + first * b.plane_stride;
+    if (rows > 0) {
+      with_vectors(planar_geometry(count), [&](auto v, auto) {
+        rows_moments<decltype(v)::value, false, Method>(group, W, rows, W, count, lane_shift, lane_mean, lane_m2,
+                                                        lane_sum, planar_vectors{b.plane_stride});
+      });
+    }
+    for (int v = 0; v < count; ++v) {
+      const float* plane = group + v * b.plane_stride;
+      moments& m = out[first + v];
+      m = moments{};
+      if (rows > 0)
+        combine_lanes(lane_shift + v * W, lane_mean + v * W, lane_m2 + v * W, lane_sum + v * W, W,
+                      static_cast<double>(rows), 1, &m);
+      m = merge_moments(m, exact_moments(plane + done, b.positions - done, 1));
+      if (!float_moments_trusted(m, plane, b.positions, 1)) m = exact_moments(plane, b.positions, 1);
+    }
+  }
+}
+
+// Moments of a block whose channels are interleaved (no plane stride).
+template <varnorm_algorithm Method>
+void interleaved_moments(const float* x, const block_shape& b, moments* out) noexcept {
   for (int ch = 0; ch < b.channels; ++ch) out[ch] = moments{};
   alignas(64) float lane_shift[kMaxLanes];
   alignas(64) float lane_mean[kMaxLanes];
@@ -524,6 +596,25 @@ void block_moments_for(const float* x, block_shape b, moments* out) noexcept {
     if (!float_moments_trusted(out[ch], x + ch, b.positions, b.stride))
       out[ch] = exact_moments(x + ch, b.positions, b.stride);
   }
+}
+
+// The planes of a group (plane_stride set): side by side where they share rows, else one by one.
+template <varnorm_algorithm Method>
+void plane_group_moments(const float* x, const block_shape& b, moments* out) noexcept {
+  if (planes_share_rows(b.positions)) {
+    planar_moments<Method>(x, b, out);
+    return;
+  }
+  for (int ch = 0; ch < b.channels; ++ch)
+    interleaved_moments<Method>(x + ch * b.plane_stride, block_shape{b.positions, 1, 1, 0}, out + ch);
+}
+
+template <varnorm_algorithm Method>
+void block_moments_for(const float* x, const block_shape& b, moments* out) noexcept {
+  if (b.plane_stride == 0)
+    interleaved_moments<Method>(x, b, out);
+  else
+    plane_group_moments<Method>(x, b, out);
 }
 
 void block_moments(const float* x, block_shape b, varnorm_algorithm algorithm, moments* out) noexcept {
@@ -607,7 +698,7 @@ struct shifted_inputs {
 // place and out of place stay bitwise equal). False when no position of the first row starts a
 // vector-aligned output.
 template <class Op>
-bool elementwise_streaming(const float* const* in, float* out, block_shape b,
+bool elementwise_streaming(const float* const* in, float* out, const block_shape& b,
                            const float (*lanes)[kMaxLanes]) noexcept {
   const row_geometry g = contiguous_geometry(b);
   constexpr std::uintptr_t kVectorBytes = W * sizeof(float);
@@ -649,7 +740,7 @@ void parameter_lanes(const float* const* params, int first, const row_geometry& 
 // blocks) as one zero-padded row through the same arithmetic, so every element gets bitwise the same
 // treatment. `params` are per-channel arrays (unused ones may be NULL).
 template <class Op>
-void elementwise_pass(const float* const* in, float* out, block_shape b, const float* const* params,
+void elementwise_pass(const float* const* in, float* out, const block_shape& b, const float* const* params,
                       bool stream) noexcept {
   // Filled only as far as it is read (parameter_lanes): zeroing all of it cost 1.5 KiB of stores per block, for a
   // few 16 KiB planes a measurable share.
@@ -681,14 +772,37 @@ void elementwise_pass(const float* const* in, float* out, block_shape b, const f
   }
 }
 
+// The planes of a group one by one: an elementwise pass has no chain for them to share, and each plane keeps
+// its own alignment handling.
+template <class Op>
+void plane_group_elementwise(const float* const* in, float* out, const block_shape& b, const float* const* params,
+                             bool stream) noexcept {
+  for (int ch = 0; ch < b.channels; ++ch) {
+    const std::int64_t at = ch * b.plane_stride;
+    const float* plane_params[kMaxParams];
+    for (int i = 0; i < kMaxParams; ++i) plane_params[i] = params[i] != nullptr ? params[i] + ch : nullptr;
+    elementwise_pass<Op>(shifted_inputs<Op::inputs>(in, at).at, out + at, block_shape{b.positions, 1, 1, 0},
+                         plane_params, stream);
+  }
+}
+
+template <class Op>
+void block_elementwise(const float* const* in, float* out, const block_shape& b, const float* const* params,
+                       bool stream) noexcept {
+  if (b.plane_stride == 0)
+    elementwise_pass<Op>(in, out, b, params, stream);
+  else
+    plane_group_elementwise<Op>(in, out, b, params, stream);
+}
+
 void block_scale(const float* x, float* y, block_shape b, const float* scale, const float* shift,
                  bool stream) noexcept {
   const float* in[1] = {x};
   const float* params[kMaxParams] = {scale, shift, nullptr};
   if (shift != nullptr)
-    elementwise_pass<scale_shift_op>(in, y, b, params, stream);
+    block_elementwise<scale_shift_op>(in, y, b, params, stream);
   else
-    elementwise_pass<scale_op>(in, y, b, params, stream);
+    block_elementwise<scale_op>(in, y, b, params, stream);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -700,8 +814,8 @@ struct lane_sums {
   vec dy[V];
 };
 
-template <int V, bool Partial>
-void segment_grad_sums(const float* x, const float* dy, std::int64_t step, int rows, int used,
+template <int V, bool Partial, class Vectors>
+void segment_grad_sums(const float* x, const float* dy, std::int64_t step, int rows, int used, Vectors at,
                        lane_sums<V>& out) noexcept {
   for (int v = 0; v < V; ++v) {
     out.dyx[v] = ops::splat(0.0f);
@@ -709,24 +823,24 @@ void segment_grad_sums(const float* x, const float* dy, std::int64_t step, int r
   }
   for (int r = 0; r < rows; ++r) {
     for (int v = 0; v < V; ++v) {
-      const vec g = load_row_vector<V, Partial>(dy + r * step, v, used);
-      out.dyx[v] = ops::fma(g, load_row_vector<V, Partial>(x + r * step, v, used), out.dyx[v]);
+      const vec g = load_row_vector<V, Partial>(dy + r * step, v, used, at);
+      out.dyx[v] = ops::fma(g, load_row_vector<V, Partial>(x + r * step, v, used, at), out.dyx[v]);
       out.dy[v] = out.dy[v] + g;
     }
   }
 }
 
 // Per-lane sums over `rows` rows; vectors v and v + period are added, the first `period` stored.
-template <int V, bool Partial>
+template <int V, bool Partial, class Vectors = packed_vectors>
 void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int64_t rows, int used, int period,
-                    float* lane_dyx, float* lane_dy) noexcept {
+                    float* lane_dyx, float* lane_dy, Vectors at = {}) noexcept {
   lane_sums<V> level[kMergeLevels];
   const std::int64_t full = rows / kSegmentRows;
   const int rest = static_cast<int>(rows % kSegmentRows);
   for (std::int64_t s = 0; s < full; ++s) {
     lane_sums<V> current;
     const std::int64_t offset = s * kSegmentRows * step;
-    segment_grad_sums<V, Partial>(x + offset, dy + offset, step, kSegmentRows, used, current);
+    segment_grad_sums<V, Partial>(x + offset, dy + offset, step, kSegmentRows, used, at, current);
     int k = 0;
     for (std::int64_t carry = s; carry & 1; carry >>= 1, ++k) {
       for (int v = 0; v < V; ++v) {
@@ -738,7 +852,7 @@ void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int
   }
   lane_sums<V> acc;
   const std::int64_t offset = full * kSegmentRows * step;
-  segment_grad_sums<V, Partial>(x + offset, dy + offset, step, rest, used, acc);
+  segment_grad_sums<V, Partial>(x + offset, dy + offset, step, rest, used, at, acc);
   for (int k = 0; k < kMergeLevels && (full >> k) != 0; ++k) {
     if (((full >> k) & 1) == 0) continue;
     for (int v = 0; v < V; ++v) {
@@ -758,7 +872,47 @@ void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int
   }
 }
 
-void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum_dyx, double* sum_dy) noexcept {
+// Sums of a group of planes that share rows (planes_share_rows), up to kMaxVectors planes per pass; per plane the
+// same steps as interleaved_grad_sums on that plane alone.
+void planar_grad_sums(const float* x, const float* dy, const block_shape& b, double* sum_dyx,
+                      double* sum_dy) noexcept {
+  alignas(64) float lane_dyx[kMaxLanes];
+  alignas(64) float lane_dy[kMaxLanes];
+  const std::int64_t rows = b.positions / W;
+  const std::int64_t done = rows * W;
+  for (int first = 0; first < b.channels; first += kMaxVectors) {
+    const int count = std::min(b.channels - first, kMaxVectors);
+    const std::int64_t group = first * b.plane_stride;
+    if (rows > 0) {
+      with_vectors(planar_geometry(count), [&](auto v, auto) {
+        rows_grad_sums<decltype(v)::value, false>(x + group, dy + group, W, rows, W, count, lane_dyx, lane_dy,
+                                                  planar_vectors{b.plane_stride});
+      });
+    }
+    for (int v = 0; v < count; ++v) {
+      const std::int64_t plane = group + v * b.plane_stride;
+      double dyx = 0.0, dy_sum = 0.0;
+      if (rows > 0) {
+        for (int l = v * W; l < (v + 1) * W; ++l) {
+          dyx += static_cast<double>(lane_dyx[l]);
+          dy_sum += static_cast<double>(lane_dy[l]);
+        }
+      }
+      double a = 0.0, c = 0.0;
+      exact_grad_sums(x + plane + done, dy + plane + done, b.positions - done, 1, &a, &c);
+      dyx += a;
+      dy_sum += c;
+      if (!__builtin_isfinite(dyx) || !__builtin_isfinite(dy_sum))
+        exact_grad_sums(x + plane, dy + plane, b.positions, 1, &dyx, &dy_sum);
+      sum_dyx[first + v] = dyx;
+      sum_dy[first + v] = dy_sum;
+    }
+  }
+}
+
+// Sums of a block whose channels are interleaved (no plane stride).
+void interleaved_grad_sums(const float* x, const float* dy, const block_shape& b, double* sum_dyx,
+                           double* sum_dy) noexcept {
   for (int ch = 0; ch < b.channels; ++ch) sum_dyx[ch] = sum_dy[ch] = 0.0;
   alignas(64) float lane_dyx[kMaxLanes];
   alignas(64) float lane_dy[kMaxLanes];
@@ -810,14 +964,34 @@ void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum
   }
 }
 
+void plane_group_grad_sums(const float* x, const float* dy, const block_shape& b, double* sum_dyx,
+                           double* sum_dy) noexcept {
+  if (planes_share_rows(b.positions)) {
+    planar_grad_sums(x, dy, b, sum_dyx, sum_dy);
+    return;
+  }
+  for (int ch = 0; ch < b.channels; ++ch) {
+    const std::int64_t at = ch * b.plane_stride;
+    interleaved_grad_sums(x + at, dy + at, block_shape{b.positions, 1, 1, 0}, sum_dyx + ch, sum_dy + ch);
+  }
+}
+
+void block_grad_sums(const float* x, const float* dy, block_shape b, double* sum_dyx, double* sum_dy) noexcept {
+  if (b.plane_stride == 0)
+    interleaved_grad_sums(x, dy, b, sum_dyx, sum_dy);
+  else
+    plane_group_grad_sums(x, dy, b, sum_dyx, sum_dy);
+}
+
 void block_grad_apply(const float* x, const float* dy, float* dx, block_shape b, const float* a, const float* bb,
                       const float* mean, bool stream) noexcept {
   const float* in[2] = {x, dy};
   const float* params[kMaxParams] = {a, bb, mean};
-  elementwise_pass<grad_op>(in, dx, b, params, stream);
+  block_elementwise<grad_op>(in, dx, b, params, stream);
 }
 
-constexpr kernel_table kTable = {kernel_name, block_moments, block_scale, block_grad_sums, block_grad_apply};
+constexpr kernel_table kTable = {kernel_name,     largest_row_sharing_plane(), block_moments, block_scale,
+                                 block_grad_sums, block_grad_apply};
 
 }  // namespace
 

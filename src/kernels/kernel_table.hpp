@@ -40,17 +40,24 @@ inline moments merge_moments(const moments& a, const moments& b) noexcept {
 
 }  // namespace
 
-// Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels.
-// NCHW: a plane (or a tile of it) is a block with stride 1 and one channel.
+// Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels; with a plane stride,
+// x[ch * plane_stride + p] (stride 1).
+// NCHW: a plane (or a tile of it) is a block with stride 1 and one channel; a group of small planes of one
+// sample is a block with stride 1, one channel per plane and plane_stride H*W.
 // NHWC: a channel group of one sample is a block with stride C.
 struct block_shape {
   std::int64_t positions = 0;
   std::int64_t stride = 1;
   int channels = 1;
+  std::int64_t plane_stride = 0;  // 0: the channels of a position are adjacent
 };
 
 struct kernel_table {
   const char* name;  // as varnorm_isa() reports it
+
+  // NCHW planes of at most this many values are walked side by side when a block holds several of them (its
+  // plane_stride set), each with the bits it gets alone; larger planes of such a block are walked one by one.
+  std::int64_t row_sharing_plane_floats;
 
   // out[ch] = moments of channel ch over the block. Exact to the accuracy promise whatever the values;
   // non-finite input gives non-finite moments.

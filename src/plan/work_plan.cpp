@@ -6,16 +6,15 @@
 
 namespace varnorm::detail {
 
-work_plan make_work_plan(const problem& p, direction d) noexcept {
+work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept {
   work_plan w;
   w.samples = p.n;
-  if (p.layout == VARNORM_LAYOUT_NCHW) {
-    w.keys = p.c;
-    w.group_channels = 1;
-  } else {
+  if (p.layout == VARNORM_LAYOUT_NCHW)
+    w.group_channels =
+        p.m <= kernels.row_sharing_plane_floats ? static_cast<int>(std::min<std::int64_t>(p.c, kPlanesPerGroup)) : 1;
+  else
     w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
-    w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
-  }
+  w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
   w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
   const std::int64_t arrays = d == direction::forward ? 2 : 3;  // x, y; or x, dy, dx
@@ -32,16 +31,15 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
   const std::int64_t first = t * w.tile_positions;
   tile_block b;
   b.shape.positions = std::min(w.tile_positions, p.m - first);
+  b.first_channel = i.key * w.group_channels;
+  b.shape.channels = static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - b.first_channel));
   if (p.layout == VARNORM_LAYOUT_NCHW) {
-    b.first_channel = i.key;
-    b.offset = (i.sample * p.c + i.key) * p.m + first;
+    b.offset = (i.sample * p.c + b.first_channel) * p.m + first;
     b.shape.stride = 1;
-    b.shape.channels = 1;
+    b.shape.plane_stride = b.shape.channels > 1 ? p.m : 0;
   } else {
-    b.first_channel = i.key * w.group_channels;
     b.offset = (i.sample * p.m + first) * p.c + b.first_channel;
     b.shape.stride = p.c;
-    b.shape.channels = static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - b.first_channel));
   }
   return b;
 }

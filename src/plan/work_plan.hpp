@@ -1,7 +1,8 @@
 // How a call is cut into work: units (whose statistics are independent), spatial tiles within a unit, and
-// which algorithm AUTO means. Tiles depend on the shape only, never on threads or ISA scheduling, and the
-// statistics of a unit are always merged tile by tile in order, so the result is the same for every
-// thread count. How the tiles are spread over threads (the schedule) is decided here too.
+// which algorithm AUTO means. Units and tiles depend on the shape (and, for grouped NCHW planes, on the kernel
+// set, which does not change their bits), never on threads or scheduling, and the statistics of a unit are
+// always merged tile by tile in order, so the result is the same for every thread count. How the tiles are
+// spread over threads (the schedule) is decided here too.
 #pragma once
 
 #include <cstdint>
@@ -23,16 +24,23 @@ static_assert(kTileFloats <= kMaxBlockPositions, "a tile of one channel must be 
 // 8x64x64x64 forward (16 MiB) no faster on one thread and 1.5-2x slower on two, so it keeps regular stores.
 inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
 
+// NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_floats) are
+// taken kPlanesPerGroup to a unit, one block with a plane stride: what a unit costs beyond its arithmetic is
+// then paid once per group, and the statistics of the group's planes run side by side. Every plane still gets
+// the bits it gets alone. Larger planes stay one per unit, where a plane's second sweep finds it in L1.
+inline constexpr int kPlanesPerGroup = 8;
+
 enum class direction { forward, backward };
 
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
 
 struct work_plan {
-  // A unit is one (sample, channel key): NCHW: the plane (n, c); NHWC: channel group g of sample n.
+  // A unit is one (sample, channel key): NCHW: the plane (n, c), or a group of small planes of sample n;
+  // NHWC: channel group g of sample n.
   std::int64_t samples = 0;
-  std::int64_t keys = 0;            // channels (NCHW) or channel groups (NHWC) per sample
-  int group_channels = 1;           // channels per NHWC group (the last group may have fewer)
+  std::int64_t keys = 0;            // planes or plane groups (NCHW), channel groups (NHWC) per sample
+  int group_channels = 1;           // channels per key: NHWC group or NCHW plane group (the last may have fewer)
   std::int64_t tile_positions = 0;  // spatial positions per tile
   std::int64_t tiles = 0;           // tiles per unit
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
@@ -41,7 +49,7 @@ struct work_plan {
   std::int64_t units() const noexcept { return samples * keys; }
 };
 
-work_plan make_work_plan(const problem& p, direction d) noexcept;
+work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept;
 
 // Units are numbered key-major (u = key * samples + sample), the order in which per-channel reductions over
 // the batch (dalpha, dbeta) are accumulated.

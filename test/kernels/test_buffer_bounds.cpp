@@ -106,6 +106,9 @@ TEST_CASE("forward and backward never touch memory before or after any buffer: e
       make_desc(1, 3, 1, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false),
       make_desc(1, 1, 1, 129, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
       make_desc(1, 2, 1, 2049, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true),
+      // Groups of small planes walked side by side (8, 8 and 1 planes of 21 values; 9 planes of 256).
+      make_desc(2, 17, 3, 7, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true),
+      make_desc(1, 9, 16, 16, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false),
       // Two tiles of 2^15 floats, the second of 5.
       make_desc(1, 1, 1, (std::int64_t{1} << 15) + 5, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
       make_desc(1, 3, 1, 513, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),

@@ -1,13 +1,19 @@
 // What the work plan promises, seen through the public API: results are bitwise the same for max_threads 0,
 // 1 and 2 (shapes above the 131072-element parallel cut-off, both schedules: whole units per thread and
 // tiles of few large units spread over threads), backward with saved statistics equals backward with
-// recomputed ones bitwise, and planes cut into several 32768-float tiles (NCHW) or NHWC channel groups (64
-// channels) still match the oracle at the tile and group boundaries; AUTO is shifted sums.
+// recomputed ones bitwise, small NCHW planes taken in groups get the bits each gets alone, and planes cut
+// into several 32768-float tiles (NCHW) or NHWC channel groups (64 channels) still match the oracle at the
+// tile and group boundaries; AUTO is shifted sums.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "support/cases.hpp"
@@ -21,16 +27,84 @@ using namespace varnorm_test;
 
 namespace {
 
-// Each above 131072 elements. Many units: whole units per thread. One or two units of several tiles:
-// tiles spread over threads. NHWC 80 channels: two channel groups per sample.
+// Each above 131072 elements. Many units: whole units per thread (NCHW 15x15: groups of small planes). One or
+// two units of several tiles: tiles spread over threads. NHWC 80 channels: two channel groups per sample.
 std::vector<varnorm_desc> parallel_shapes() {
   return {make_desc(4, 16, 48, 48, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false),
+          make_desc(2, 300, 15, 15, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true),
           make_desc(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false),
           make_desc(1, 3, 256, 256, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),
           make_desc(2, 80, 32, 32, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, true)};
 }
 
+// The outputs of c assembled plane by plane: each (n, ch) plane of an NCHW tensor with per-sample affine run as
+// a 1 x 1 x H x W tensor with its own alpha (and beta); backward recomputes the statistics.
+std::pair<forward_outputs, backward_outputs> run_plane_by_plane(const layer_case& c) {
+  const varnorm_desc& d = c.desc;
+  const std::size_t m = static_cast<std::size_t>(d.h * d.w);
+  forward_outputs f;
+  f.y.assign(tensor_size(d), 0.0f);
+  f.mean.assign(stats_size(d), 0.0f);
+  f.rstd.assign(stats_size(d), 0.0f);
+  backward_outputs b;
+  b.dx.assign(tensor_size(d), 0.0f);
+  b.dalpha.assign(affine_size(d), 0.0f);
+  b.dbeta.assign(affine_size(d), 0.0f);
+  for (std::size_t i = 0; i < stats_size(d); ++i) {  // plane i = n * C + ch, also its affine index
+    layer_case plane;
+    plane.desc = make_desc(1, 1, d.h, d.w, VARNORM_LAYOUT_NCHW, d.algorithm, d.correction, false, d.eps);
+    const auto first = static_cast<std::ptrdiff_t>(i * m), last = static_cast<std::ptrdiff_t>((i + 1) * m);
+    plane.x.assign(c.x.begin() + first, c.x.begin() + last);
+    plane.dy.assign(c.dy.begin() + first, c.dy.begin() + last);
+    plane.alpha = {c.alpha[i]};
+    if (!c.beta.empty()) plane.beta = {c.beta[i]};
+    const forward_outputs pf = run_forward(plane);
+    const backward_outputs pb = run_backward(plane);
+    REQUIRE(pf.status == VARNORM_OK);
+    REQUIRE(pb.status == VARNORM_OK);
+    std::copy(pf.y.begin(), pf.y.end(), f.y.begin() + first);
+    f.mean[i] = pf.mean[0];
+    f.rstd[i] = pf.rstd[0];
+    std::copy(pb.dx.begin(), pb.dx.end(), b.dx.begin() + first);
+    b.dalpha[i] = pb.dalpha[0];
+    b.dbeta[i] = pb.dbeta[0];
+  }
+  return {f, b};
+}
+
 }  // namespace
+
+TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone", "[plan][plane_groups]") {
+  // Planes up to the largest that a kernel set walks side by side (511 values on avx512, 255 on avx2, 127 on
+  // sse2, 31 on scalar) and past it; C = 2, 5, 9, 17: groups of 8 planes with remainders, and sub-groups of the
+  // 4 or 8 vectors a kernel set's rows hold.
+  const std::pair<std::int64_t, std::int64_t> planes[] = {{1, 1},  {1, 5},   {4, 4},   {1, 17},  {5, 7},
+                                                          {8, 8},  {15, 17}, {16, 16}, {1, 300}, {1, 511},
+                                                          {1, 512}, {1, 513}, {32, 32}};
+  const std::int64_t channel_counts[] = {2, 5, 9, 17};
+  std::uint64_t seed = 71;
+  for (std::size_t i = 0; i < std::size(planes); ++i) {
+    const auto [h, w] = planes[i];
+    const int correction = h * w == 1 ? 0 : static_cast<int>(i % 2);
+    for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
+      const varnorm_desc d = make_desc(1 + static_cast<std::int64_t>(i % 2), channel_counts[i % 4], h, w,
+                                       VARNORM_LAYOUT_NCHW, algorithm, correction, true);
+      const layer_case c = make_case(d, i % 2 == 0, seed++, i % 3 == 0 ? 30.0 : 1.0);
+      for (const std::string& isa : supported_isas()) {
+        isa_scope scope(isa);
+        REQUIRE(scope.ok());
+        CAPTURE(isa, algorithm, d.n, d.c, h, w);
+        const forward_outputs f = run_forward(c);
+        const backward_outputs b = run_backward(c);
+        REQUIRE(f.status == VARNORM_OK);
+        REQUIRE(b.status == VARNORM_OK);
+        const auto alone = run_plane_by_plane(c);
+        check_same_bits(f, alone.first);
+        check_same_bits(b, alone.second);
+      }
+    }
+  }
+}
 
 TEST_CASE("forward and backward give the same bits for max_threads 0, 1 and 2 on shapes that run in parallel",
           "[plan][threads]") {
