@@ -43,8 +43,8 @@ void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, double* d
 
 // The statistics backward uses: the saved ones, or recomputed and rounded exactly as forward saves them,
 // so that both give the same bits.
-void unit_statistics(const backward_call& f, std::int64_t u, float* mean, float* rstd) noexcept {
-  const tile_block first = tile_at(f.w, f.p, u, 0);
+void unit_statistics(const backward_call& f, std::int64_t u, const tile_block& first, float* mean,
+                     float* rstd) noexcept {
   const std::int64_t sample = unit_at(f.w, u).sample;
   if (f.b.mean != nullptr) {
     for (int ch = 0; ch < first.shape.channels; ++ch) {
@@ -79,7 +79,7 @@ unit_terms unit_gradients(const backward_call& f, std::int64_t u, const unit_sum
   const tile_block first = tile_at(f.w, f.p, u, 0);
   const std::int64_t sample = unit_at(f.w, u).sample;
   float mean[kMaxGroupChannels], rstd[kMaxGroupChannels];
-  unit_statistics(f, u, mean, rstd);
+  unit_statistics(f, u, first, mean, rstd);
   const double dof = static_cast<double>(f.p.m - f.p.correction);
   unit_terms terms;
   for (int ch = 0; ch < first.shape.channels; ++ch) {
@@ -100,12 +100,16 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
                        f.w.stream_output);
 }
 
+// Channels of unit u (every tile of a unit has the same).
+int unit_channels(const backward_call& f, std::int64_t u) noexcept { return tile_at(f.w, f.p, u, 0).shape.channels; }
+
 unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {
-  unit_sums sums(tile_at(f.w, f.p, u, 0).shape.channels);
+  const int channels = unit_channels(f, u);
+  unit_sums sums(channels);
   double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
   for (std::int64_t t = 0; t < f.w.tiles; ++t) {
     tile_sums(f, u, t, dyx, dy);
-    for (int ch = 0; ch < tile_at(f.w, f.p, u, t).shape.channels; ++ch) {
+    for (int ch = 0; ch < channels; ++ch) {
       sums.dyx[ch] += dyx[ch];
       sums.dy[ch] += dy[ch];
     }
@@ -203,9 +207,10 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     parallel_for(units * tiles, 1, max_threads, sums_body);
     // Merged in tile order, as run_unit does.
     for (std::int64_t u = 0; u < units; ++u) {
-      unit_sums sums(tile_at(f.w, f.p, u, 0).shape.channels);
+      const int channels = unit_channels(f, u);
+      unit_sums sums(channels);
       for (std::int64_t t = 0; t < tiles; ++t) {
-        for (int ch = 0; ch < tile_at(f.w, f.p, u, t).shape.channels; ++ch) {
+        for (int ch = 0; ch < channels; ++ch) {
           sums.dyx[ch] += dyx[(u * tiles + t) * width + ch];
           sums.dy[ch] += dy[(u * tiles + t) * width + ch];
         }

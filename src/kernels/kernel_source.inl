@@ -210,15 +210,15 @@ vec load_row_vector(const float* row, int v, int used, Vectors at = {}) noexcept
   return ops::load(row + at.offset(v));
 }
 
-template <int V, bool Partial>
-void store_row_vector(float* row, int v, int used, vec value) noexcept {
+template <int V, bool Partial, class Vectors = packed_vectors>
+void store_row_vector(float* row, int v, int used, vec value, Vectors at = {}) noexcept {
   if (Partial && v == V - 1) {
     float padded[W];
     ops::store(padded, value);
-    std::memcpy(row + v * W, padded, static_cast<std::size_t>(used) * sizeof(float));
+    std::memcpy(row + at.offset(v), padded, static_cast<std::size_t>(used) * sizeof(float));
     return;
   }
-  ops::store(row + v * W, value);
+  ops::store(row + at.offset(v), value);
 }
 
 // The per-lane values of a per-channel array for the first `period` vectors of a row (the pattern repeats
@@ -646,9 +646,9 @@ struct grad_op {  // dx = a * dy + b * (x - mean)
 constexpr int kMaxParams = 3;
 
 // Rows of an elementwise pass. Stream: full, vector-aligned rows written with non-temporal stores.
-template <class Op, int V, bool Partial, bool Stream>
+template <class Op, int V, bool Partial, bool Stream, class Vectors = packed_vectors>
 void rows_elementwise(const float* const* in, float* out, std::int64_t step, std::int64_t rows, int used,
-                      int period, const float (*lanes)[kMaxLanes]) noexcept {
+                      int period, const float (*lanes)[kMaxLanes], Vectors vectors = {}) noexcept {
   vec param[V][kMaxParams];
   for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
     for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
@@ -659,12 +659,12 @@ void rows_elementwise(const float* const* in, float* out, std::int64_t step, std
     const std::int64_t at = r * step;
     for (int v = 0; v < V; ++v) {
       vec values[Op::inputs];
-      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(source[i] + at, v, used);
+      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(source[i] + at, v, used, vectors);
       const vec result = Op::apply(values, param[v]);
       if constexpr (Stream)
-        ops::stream(out + at + v * W, result);
+        ops::stream(out + at + vectors.offset(v), result);
       else
-        store_row_vector<V, Partial>(out + at, v, used, result);
+        store_row_vector<V, Partial>(out + at, v, used, result, vectors);
     }
   }
 }
@@ -772,18 +772,50 @@ void elementwise_pass(const float* const* in, float* out, const block_shape& b, 
   }
 }
 
-// The planes of a group one by one: an elementwise pass has no chain for them to share, and each plane keeps
-// its own alignment handling.
+// Plane ch's part of the per-channel parameter arrays of a group.
+struct plane_parameters {
+  const float* at[kMaxParams];
+  plane_parameters(const float* const* params, int ch) noexcept {
+    for (int i = 0; i < kMaxParams; ++i) at[i] = params[i] != nullptr ? params[i] + ch : nullptr;
+  }
+};
+
+// `positions` values from position `first` of every plane of a group, each plane on its own.
+template <class Op>
+void elementwise_planes(const float* const* in, float* out, const block_shape& b, std::int64_t first,
+                        const float* const* params, bool stream) noexcept {
+  for (int ch = 0; ch < b.channels; ++ch) {
+    const std::int64_t at = ch * b.plane_stride + first;
+    elementwise_pass<Op>(shifted_inputs<Op::inputs>(in, at).at, out + at, block_shape{b.positions - first, 1, 1, 0},
+                         plane_parameters(params, ch).at, stream);
+  }
+}
+
+// The planes of a group: whole vectors side by side where the planes share rows (the same arithmetic per element
+// whatever the walk), the rest and streaming output plane by plane (each plane keeps its own alignment
+// handling).
 template <class Op>
 void plane_group_elementwise(const float* const* in, float* out, const block_shape& b, const float* const* params,
                              bool stream) noexcept {
-  for (int ch = 0; ch < b.channels; ++ch) {
-    const std::int64_t at = ch * b.plane_stride;
-    const float* plane_params[kMaxParams];
-    for (int i = 0; i < kMaxParams; ++i) plane_params[i] = params[i] != nullptr ? params[i] + ch : nullptr;
-    elementwise_pass<Op>(shifted_inputs<Op::inputs>(in, at).at, out + at, block_shape{b.positions, 1, 1, 0},
-                         plane_params, stream);
+  if (stream || !planes_share_rows(b.positions)) {
+    elementwise_planes<Op>(in, out, b, 0, params, stream);
+    return;
   }
+  alignas(64) float lanes[kMaxParams][kMaxLanes];
+  const std::int64_t rows = b.positions / W;
+  for (int first = 0; first < b.channels; first += kMaxVectors) {
+    const int count = std::min(b.channels - first, kMaxVectors);
+    for (int i = 0; i < kMaxParams; ++i)  // vector v: plane first + v's value in every lane
+      for (int v = 0; v < count; ++v)
+        ops::store(lanes[i] + v * W, ops::splat(params[i] != nullptr ? params[i][first + v] : 0.0f));
+    const std::int64_t group = first * b.plane_stride;
+    with_vectors(planar_geometry(count), [&](auto v, auto) {
+      rows_elementwise<Op, decltype(v)::value, false, false>(shifted_inputs<Op::inputs>(in, group).at, out + group,
+                                                             W, rows, W, count, lanes,
+                                                             planar_vectors{b.plane_stride});
+    });
+  }
+  if (rows * W < b.positions) elementwise_planes<Op>(in, out, b, rows * W, params, false);
 }
 
 template <class Op>
