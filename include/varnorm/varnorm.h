@@ -6,7 +6,8 @@
  *   y    = alpha * x * rstd (+ beta)            the mean is NOT subtracted from x
  *
  * Every function is thread-safe, never throws and never calls exit. Calls with max_threads = 1, and
- * calls below 131072 elements, perform no heap allocation, take no locks and make no system calls.
+ * calls below 131072 elements, perform no heap allocation, take no locks, make no system calls and use at
+ * most 40 KiB of the calling thread's stack (optimized builds).
  * A parallel call whose scratch buffers cannot be allocated takes a path without them; only a failure inside
  * oneTBB itself (out of memory for its tasks or threads) ends the process, through std::terminate. */
 #ifndef VARNORM_VARNORM_H

@@ -12,8 +12,8 @@ namespace varnorm::detail {
 inline constexpr int kMaxGroupChannels = 64;
 
 // Most positions one block covers: bounds the kernels' stack use (their pairwise merge has one level per
-// doubling of the block). The work plan's tiles stay below it.
-inline constexpr std::int64_t kMaxBlockPositions = std::int64_t{1} << 18;
+// doubling of the block, 1.5 KiB each on avx512). The work plan's tiles (32768 floats) stay within it.
+inline constexpr std::int64_t kMaxBlockPositions = std::int64_t{1} << 15;
 
 // Count, mean and sum of squared deviations (M2) of a set of values. A plain aggregate: arrays of it are
 // left uninitialised on hot paths; `moments{}` is the empty set.

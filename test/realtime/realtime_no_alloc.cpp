@@ -14,7 +14,9 @@
 //    TBB is not initialized in this process before these children run, and TBB's first call makes system
 //    calls (checked by hand: tbb::this_task_arena::max_concurrency() is trapped), so in a TBB build this
 //    also shows that the serial path makes no TBB call.
-// Both mechanisms are self-tested first, so the program cannot pass by not looking.
+// 3. Stack: before each call the stack below the caller is painted with a byte pattern; after it, the depth of
+//    the deepest overwritten byte must stay within kStackBudget (optimized builds only: -O0 frames are larger).
+// All three mechanisms are self-tested first, so the program cannot pass by not looking.
 // Exit status: 0 all good, 1 a violation or a failed self-test.
 #include <varnorm/varnorm.h>
 
@@ -247,6 +249,7 @@ std::vector<dataset> make_datasets() {
   std::vector<dataset> out;
   out.push_back(make_dataset(2, 3, 17, 19, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 1));
   out.push_back(make_dataset(2, 3, 17, 19, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 2));
+  out.push_back(make_dataset(2, 17, 8, 8, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 8));  // groups of small planes
   out.push_back(make_dataset(1, 16, 64, 64, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 3));
   out.push_back(make_dataset(2, 80, 20, 20, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 4));
   out.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, {1}, 5));
@@ -337,7 +340,8 @@ std::string describe(const std::vector<dataset>& data, const call_spec& s, const
                 d.layout == VARNORM_LAYOUT_NCHW ? "NCHW" : "NHWC",
                 s.algorithm == VARNORM_ALGORITHM_AUTO       ? "auto"
                 : s.algorithm == VARNORM_ALGORITHM_TWO_PASS ? "two-pass"
-                                                            : "welford",
+                : s.algorithm == VARNORM_ALGORITHM_WELFORD  ? "welford"
+                                                            : "shifted sums",
                 s.correction, s.per_sample_affine ? "per-sample" : "per-channel",
                 s.backward ? (s.dx ? ", dx" : ", no dx") : (s.beta ? ", beta" : ", no beta"),
                 s.backward ? (s.stats ? "saved mean/rstd" : "recomputed mean/rstd")
@@ -365,6 +369,58 @@ void check_no_allocation(std::vector<dataset>& data, const std::vector<call_spec
            kAllocKindNames[g_first_kind.load()] + "(" + std::to_string(g_first_size.load()) + ")");
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stack use.
+
+// Stack any call may use below its caller's frame (README "Real time").
+constexpr std::size_t kStackBudget = 40 * 1024;
+constexpr std::size_t kPaintedBytes = 256 * 1024;
+constexpr unsigned char kPaint = 0xA5;
+std::uintptr_t g_painted = 0;  // the painted area's lowest address (an address only: the area is gone)
+
+// Fills kPaintedBytes of stack below the caller's frame with kPaint: a call the caller makes next runs on them.
+__attribute__((noinline)) void paint_stack() {
+  unsigned char area[kPaintedBytes];
+  std::memset(area, kPaint, sizeof area);
+  asm volatile("" : : "r"(area) : "memory");
+  g_painted = reinterpret_cast<std::uintptr_t>(area);
+}
+
+// How deep the stack went since paint_stack: the painted bytes from the deepest one overwritten up.
+__attribute__((noinline)) std::size_t stack_used() {
+  const auto* painted = reinterpret_cast<const volatile unsigned char*>(g_painted);
+  std::size_t untouched = 0;
+  while (untouched < kPaintedBytes && painted[untouched] == kPaint) ++untouched;
+  return kPaintedBytes - untouched;
+}
+
+// Every call within kStackBudget; `deepest` collects the most any call used.
+void check_stack_use(std::vector<dataset>& data, const std::vector<call_spec>& calls, const char* isa,
+                     std::size_t& deepest) {
+  for (const call_spec& s : calls) {
+    paint_stack();
+    const varnorm_status status = make_call(data, s);
+    const std::size_t used = stack_used();
+    if (status != VARNORM_OK) fail(describe(data, s, isa) + " returned " + varnorm_status_string(status));
+    if (used > deepest) deepest = used;
+    if (used > kStackBudget)
+      fail(describe(data, s, isa) + " used " + std::to_string(used) + " bytes of stack, more than " +
+           std::to_string(kStackBudget));
+  }
+}
+
+// A function that puts 48 KiB on the stack is seen using more than the budget.
+__attribute__((noinline)) void use_deep_stack() {
+  volatile unsigned char area[48 * 1024];
+  for (std::size_t i = 0; i < sizeof area; i += 512) area[i] = 0;
+}
+
+bool stack_gauge_works() {
+  paint_stack();
+  use_deep_stack();
+  return stack_used() > kStackBudget;
 }
 
 // The counter sees what it must: deliberate malloc/free, operator new/delete, a std::vector and a nothrow
@@ -538,6 +594,23 @@ int main() {
   }
   std::printf("allocations: %zu calls on %zu kernel set(s), %d with an allocator call or an error\n", total,
               isas.size(), g_failures - failures_before);
+
+#if defined(__OPTIMIZE__)
+  if (!stack_gauge_works()) {
+    fail("stack gauge self-test: 48 KiB put on the stack were not seen");
+  } else {
+    failures_before = g_failures;
+    std::size_t deepest = 0;
+    for (const std::string& isa : isas) {
+      varnorm_set_isa(isa.c_str());
+      check_stack_use(data, calls, isa.c_str(), deepest);
+    }
+    std::printf("stack: the same calls, the deepest used %zu bytes (budget %zu), %d over budget or failed\n",
+                deepest, kStackBudget, g_failures - failures_before);
+  }
+#else
+  std::printf("SKIPPED: stack use not checked in an unoptimized build\n");
+#endif
 
 #ifdef VARNORM_REALTIME_SECCOMP
   g_report = static_cast<child_report*>(
