@@ -12,9 +12,10 @@
 //  - otherwise channels are taken in sub-groups of up to kernel_max_vectors * W, one position per row, the
 //    last vector of a row loaded and stored through a zero-padded copy when the sub-group is not a
 //    multiple of W;
-//  - a group of small NCHW planes (plane_stride set) whose planes are each walked one vector per row shares
-//    those rows: vector v of a row is W positions of plane v (see planes_share_rows); larger planes of a
-//    group are walked one by one. Elementwise passes always go plane by plane.
+//  - a group of small NCHW planes (plane_stride set), whose rows alone hold fewer than kernel_max_vectors
+//    vectors, walks shared rows holding those vectors of several planes side by side (planes_share_rows);
+//    larger planes of a group are walked one by one, as are streaming output and positions after the last
+//    whole row.
 // No load or store ever touches memory outside the block.
 //
 // Accuracy. Values are shifted by the lane's first value of the block (a DC offset costs no precision).
@@ -135,12 +136,18 @@ row_geometry subgroup_geometry(block_shape b, int count) noexcept {
   return g;
 }
 
-// Whether a plane of `positions` values (one channel, stride 1) is walked one vector per row. The planes of a
-// group (plane_stride set) that are then share rows: vector v of a row is W consecutive positions of plane v,
-// so each lane sees exactly the values it sees when its plane is walked alone (W positions apart), in the same
-// order, and the group gives each plane its own bits; larger planes of a group are walked one by one.
+// Vectors per row of a plane of `positions` values (one channel, stride 1) walked alone.
+constexpr int plane_row_vectors(std::int64_t positions) noexcept {
+  return contiguous_geometry(block_shape{positions, 1, 1, 0}).vectors;
+}
+
+// Whether planes of `positions` values share rows when a group (plane_stride set) holds several: a shared row
+// holds the row vectors of P planes, vector v being part v / P of plane v % P, so that, as in the row of a plane
+// alone, the vectors of a plane lie `period` (P) apart and are merged in the same pairs; each lane sees exactly
+// the values it sees in its plane alone, in the same order, and every plane keeps its own bits. Planes whose
+// own rows are full are walked one by one.
 constexpr bool planes_share_rows(std::int64_t positions) noexcept {
-  return contiguous_geometry(block_shape{positions, 1, 1, 0}).vectors == 1;
+  return plane_row_vectors(positions) < kMaxVectors;
 }
 
 // The largest plane that shares rows (rows only widen as planes grow), for the work plan.
@@ -150,14 +157,26 @@ constexpr std::int64_t largest_row_sharing_plane() noexcept {
   return positions;
 }
 
-// Rows of `planes` planes of a group, one vector of each plane per row.
-row_geometry planar_geometry(int planes) noexcept {
-  row_geometry g;
-  g.vectors = planes;
-  g.period = planes;
-  g.positions = W;
-  g.step = W;
-  return g;
+// Calls f(std::integral_constant<int, V>, std::integral_constant<int, P>) for shared rows of `planes` planes
+// (P) whose own rows have PV vectors: V = P * PV.
+template <int PV, int P = 1, class F>
+void with_planes(int planes, F& f) noexcept {
+  if constexpr (P * PV <= kMaxVectors) {
+    if (planes == P) {
+      f(std::integral_constant<int, P * PV>{}, std::integral_constant<int, P>{});
+      return;
+    }
+    with_planes<PV, P + 1>(planes, f);
+  }
+}
+template <class F>
+void with_planar_vectors(int planes, int plane_vectors, F&& f) noexcept {
+  switch (plane_vectors) {
+    case 1: with_planes<1>(planes, f); break;
+    case 2: with_planes<2>(planes, f); break;
+    case 4: with_planes<4>(planes, f); break;
+    default: break;
+  }
 }
 
 // Calls f(std::integral_constant<int, V>, std::integral_constant<bool, Partial>) for the geometry's V.
@@ -194,9 +213,10 @@ void with_vectors(const row_geometry& g, F&& f) noexcept {
 struct packed_vectors {
   std::int64_t offset(int v) const noexcept { return std::int64_t{v} * W; }
 };
+template <int P>
 struct planar_vectors {
   std::int64_t plane_stride;
-  std::int64_t offset(int v) const noexcept { return v * plane_stride; }
+  std::int64_t offset(int v) const noexcept { return (v % P) * plane_stride + std::int64_t{v / P} * W; }
 };
 
 // Vector v of a row; the last one of a partial row reads only `used` floats.
@@ -418,9 +438,12 @@ void merge_lanes(const lane_moments<V>& left, double left_count, const lane_mome
 //
 // Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
 // pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
+// Never inlined: a caller that dispatches to several instantiations would add up their frames (up to 25 KiB
+// each on avx512), which test/realtime's stack check catches.
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors = packed_vectors>
-void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used, int period,
-                  float* lane_shift, float* lane_mean, float* lane_m2, float* lane_sum, Vectors at = {}) noexcept {
+__attribute__((noinline)) void rows_moments(const float* base, std::int64_t step, std::int64_t rows, int used,
+                                            int period, float* lane_shift, float* lane_mean, float* lane_m2,
+                                            float* lane_sum, Vectors at = {}) noexcept {
   vec shift[V];
   for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
     shift[v] = load_row_vector<V, Partial>(base, pattern, used, at);  // pattern = v % period, without a division
@@ -527,15 +550,17 @@ void planar_moments(const float* x, const block_shape& b, moments* out) noexcept
   alignas(64) float lane_mean[kMaxLanes];
   alignas(64) float lane_m2[kMaxLanes];
   alignas(64) float lane_sum[kMaxLanes];
-  const std::int64_t rows = b.positions / W;
-  const std::int64_t done = rows * W;
-  for (int first = 0; first < b.channels; first += kMaxVectors) {
-    const int count = std::min(b.channels - first, kMaxVectors);
+  const int plane_vectors = plane_row_vectors(b.positions);
+  const std::int64_t rows = b.positions / (plane_vectors * W);
+  const std::int64_t done = rows * plane_vectors * W;
+  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
+    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
     const float* group = x + first * b.plane_stride;
     if (rows > 0) {
-      with_vectors(planar_geometry(count), [&](auto v, auto) {
-        rows_moments<decltype(v)::value, false, Method>(group, W, rows, W, count, lane_shift, lane_mean, lane_m2,
-                                                        lane_sum, planar_vectors{b.plane_stride});
+      with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
+        rows_moments<decltype(v)::value, false, Method>(group, plane_vectors * W, rows, W, count, lane_shift,
+                                                        lane_mean, lane_m2, lane_sum,
+                                                        planar_vectors<decltype(p)::value>{b.plane_stride});
       });
     }
     for (int v = 0; v < count; ++v) {
@@ -544,7 +569,7 @@ void planar_moments(const float* x, const block_shape& b, moments* out) noexcept
       m = moments{};
       if (rows > 0)
         combine_lanes(lane_shift + v * W, lane_mean + v * W, lane_m2 + v * W, lane_sum + v * W, W,
-                      static_cast<double>(rows), 1, &m);
+                      static_cast<double>(rows * plane_vectors), 1, &m);
       m = merge_moments(m, exact_moments(plane + done, b.positions - done, 1));
       if (!float_moments_trusted(m, plane, b.positions, 1)) m = exact_moments(plane, b.positions, 1);
     }
@@ -802,20 +827,22 @@ void plane_group_elementwise(const float* const* in, float* out, const block_sha
     return;
   }
   alignas(64) float lanes[kMaxParams][kMaxLanes];
-  const std::int64_t rows = b.positions / W;
-  for (int first = 0; first < b.channels; first += kMaxVectors) {
-    const int count = std::min(b.channels - first, kMaxVectors);
-    for (int i = 0; i < kMaxParams; ++i)  // vector v: plane first + v's value in every lane
+  const int plane_vectors = plane_row_vectors(b.positions);
+  const std::int64_t rows = b.positions / (plane_vectors * W);
+  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
+    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
+    for (int i = 0; i < kMaxParams; ++i)  // pattern v (vectors v, v + count, ...): plane first + v's value
       for (int v = 0; v < count; ++v)
         ops::store(lanes[i] + v * W, ops::splat(params[i] != nullptr ? params[i][first + v] : 0.0f));
     const std::int64_t group = first * b.plane_stride;
-    with_vectors(planar_geometry(count), [&](auto v, auto) {
+    with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
       rows_elementwise<Op, decltype(v)::value, false, false>(shifted_inputs<Op::inputs>(in, group).at, out + group,
-                                                             W, rows, W, count, lanes,
-                                                             planar_vectors{b.plane_stride});
+                                                             plane_vectors * W, rows, W, count, lanes,
+                                                             planar_vectors<decltype(p)::value>{b.plane_stride});
     });
   }
-  if (rows * W < b.positions) elementwise_planes<Op>(in, out, b, rows * W, params, false);
+  const std::int64_t done = rows * plane_vectors * W;
+  if (done < b.positions) elementwise_planes<Op>(in, out, b, done, params, false);
 }
 
 template <class Op>
@@ -910,15 +937,17 @@ void planar_grad_sums(const float* x, const float* dy, const block_shape& b, dou
                       double* sum_dy) noexcept {
   alignas(64) float lane_dyx[kMaxLanes];
   alignas(64) float lane_dy[kMaxLanes];
-  const std::int64_t rows = b.positions / W;
-  const std::int64_t done = rows * W;
-  for (int first = 0; first < b.channels; first += kMaxVectors) {
-    const int count = std::min(b.channels - first, kMaxVectors);
+  const int plane_vectors = plane_row_vectors(b.positions);
+  const std::int64_t rows = b.positions / (plane_vectors * W);
+  const std::int64_t done = rows * plane_vectors * W;
+  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
+    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
     const std::int64_t group = first * b.plane_stride;
     if (rows > 0) {
-      with_vectors(planar_geometry(count), [&](auto v, auto) {
-        rows_grad_sums<decltype(v)::value, false>(x + group, dy + group, W, rows, W, count, lane_dyx, lane_dy,
-                                                  planar_vectors{b.plane_stride});
+      with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
+        constexpr int kPlanes = decltype(p)::value;
+        rows_grad_sums<decltype(v)::value, false>(x + group, dy + group, plane_vectors * W, rows, W, count,
+                                                  lane_dyx, lane_dy, planar_vectors<kPlanes>{b.plane_stride});
       });
     }
     for (int v = 0; v < count; ++v) {

@@ -9,10 +9,12 @@ namespace varnorm::detail {
 work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept {
   work_plan w;
   w.samples = p.n;
-  if (p.layout == VARNORM_LAYOUT_NCHW)
-    w.group_channels =
-        p.m <= kernels.row_sharing_plane_floats ? static_cast<int>(std::min<std::int64_t>(p.c, kPlanesPerGroup)) : 1;
-  else
+  if (p.layout == VARNORM_LAYOUT_NCHW) {
+    const std::int64_t inputs = d == direction::forward ? 1 : 2;  // x; or x and dy
+    const std::int64_t planes =
+        p.m <= kernels.row_sharing_plane_floats ? std::max<std::int64_t>(1, kGroupFloats / (inputs * p.m)) : 1;
+    w.group_channels = static_cast<int>(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}));
+  } else
     w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
   w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
   w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));

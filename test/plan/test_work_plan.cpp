@@ -75,12 +75,12 @@ std::pair<forward_outputs, backward_outputs> run_plane_by_plane(const layer_case
 }  // namespace
 
 TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone", "[plan][plane_groups]") {
-  // Planes up to the largest that a kernel set walks side by side (511 values on avx512, 255 on avx2, 127 on
-  // sse2, 31 on scalar) and past it; C = 2, 5, 9, 17: groups of 8 planes with remainders, and sub-groups of the
-  // 4 or 8 vectors a kernel set's rows hold.
-  const std::pair<std::int64_t, std::int64_t> planes[] = {{1, 1},  {1, 5},   {4, 4},   {1, 17},  {5, 7},
-                                                          {8, 8},  {15, 17}, {16, 16}, {1, 300}, {1, 511},
-                                                          {1, 512}, {1, 513}, {32, 32}};
+  // Planes up to the largest that a kernel set walks side by side (2047 values on avx512, 511 on avx2, 255 on
+  // sse2, 63 on scalar), whose own rows are 1, 2 or 4 vectors, and past it; C = 2, 5, 9, 17: groups of up to 8
+  // planes with remainders, and shared rows of 1 to 8 planes.
+  const std::pair<std::int64_t, std::int64_t> planes[] = {
+      {1, 1},  {1, 5},    {4, 4},   {1, 17},  {5, 7},    {8, 8},    {15, 17},  {16, 16},
+      {1, 300}, {1, 511}, {1, 512}, {1, 513}, {24, 24}, {32, 32}, {1, 1000}, {45, 45}, {1, 2047}, {1, 2048}};
   const std::int64_t channel_counts[] = {2, 5, 9, 17};
   std::uint64_t seed = 71;
   for (std::size_t i = 0; i < std::size(planes); ++i) {
