@@ -169,6 +169,7 @@ void with_planes(int planes, F& f) noexcept {
     with_planes<PV, P + 1>(planes, f);
   }
 }
+// plane_vectors is kMaxVectors halved one or more times (contiguous_geometry): 1, 2 or 4.
 template <class F>
 void with_planar_vectors(int planes, int plane_vectors, F&& f) noexcept {
   switch (plane_vectors) {
@@ -208,8 +209,8 @@ void with_vectors(const row_geometry& g, F&& f) noexcept {
   }
 }
 
-// Where vector v of a row starts, relative to the row: right after vector v - 1 (the walks above), or in plane
-// v of a group of NCHW planes, each vector then W consecutive positions of its plane.
+// Where vector v of a row starts, relative to the row: right after vector v - 1 (the walks above), or, in a row
+// shared by P planes of a group (planes_share_rows), as part v / P of plane v % P.
 struct packed_vectors {
   std::int64_t offset(int v) const noexcept { return std::int64_t{v} * W; }
 };
@@ -542,8 +543,8 @@ void combine_lanes(const float* lane_shift, const float* lane_mean, const float*
   }
 }
 
-// Moments of a group of planes that share rows (planes_share_rows), up to kMaxVectors planes per pass; per plane
-// the same steps as interleaved_moments on that plane alone.
+// Moments of a group of planes that share rows (planes_share_rows), as many planes per pass as a row holds;
+// per plane the same steps as interleaved_moments on that plane alone.
 template <varnorm_algorithm Method>
 void planar_moments(const float* x, const block_shape& b, moments* out) noexcept {
   alignas(64) float lane_shift[kMaxLanes];
@@ -805,7 +806,7 @@ struct plane_parameters {
   }
 };
 
-// `positions` values from position `first` of every plane of a group, each plane on its own.
+// The values from position `first` on of every plane of a group, each plane on its own.
 template <class Op>
 void elementwise_planes(const float* const* in, float* out, const block_shape& b, std::int64_t first,
                         const float* const* params, bool stream) noexcept {
@@ -931,8 +932,8 @@ void rows_grad_sums(const float* x, const float* dy, std::int64_t step, std::int
   }
 }
 
-// Sums of a group of planes that share rows (planes_share_rows), up to kMaxVectors planes per pass; per plane the
-// same steps as interleaved_grad_sums on that plane alone.
+// Sums of a group of planes that share rows (planes_share_rows), as many planes per pass as a row holds; per
+// plane the same steps as interleaved_grad_sums on that plane alone.
 void planar_grad_sums(const float* x, const float* dy, const block_shape& b, double* sum_dyx,
                       double* sum_dy) noexcept {
   alignas(64) float lane_dyx[kMaxLanes];
