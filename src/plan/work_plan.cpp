@@ -11,8 +11,8 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.samples = p.n;
   if (p.layout == VARNORM_LAYOUT_NCHW) {
     const std::int64_t inputs = d == direction::forward ? 1 : 2;  // x; or x and dy
-    const std::int64_t planes =
-        p.m <= kernels.row_sharing_plane_floats ? std::max<std::int64_t>(1, kGroupFloats / (inputs * p.m)) : 1;
+    const bool small = p.m > 0 && p.m <= kernels.row_sharing_plane_floats;
+    const std::int64_t planes = small ? std::max<std::int64_t>(1, kGroupFloats / (inputs * p.m)) : 1;
     w.group_channels = static_cast<int>(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}));
   } else
     w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
