@@ -180,6 +180,26 @@ void with_planar_vectors(int planes, int plane_vectors, F&& f) noexcept {
   }
 }
 
+// The walk of a group of planes that share rows, one pass per `planes` planes: each plane's `plane_vectors` row
+// vectors in a shared row, `rows` whole rows of `step` floats per plane; positions from `done` on are left over.
+struct shared_rows {
+  int plane_vectors;
+  int planes;
+  std::int64_t step;
+  std::int64_t rows;
+  std::int64_t done;
+};
+
+shared_rows shared_rows_of(std::int64_t positions) noexcept {
+  shared_rows s;
+  s.plane_vectors = plane_row_vectors(positions);
+  s.planes = kMaxVectors / s.plane_vectors;
+  s.step = std::int64_t{s.plane_vectors} * W;
+  s.rows = positions / s.step;
+  s.done = s.rows * s.step;
+  return s;
+}
+
 // Calls f(std::integral_constant<int, V>, std::integral_constant<bool, Partial>) for the geometry's V.
 template <class F>
 void with_vectors(const row_geometry& g, F&& f) noexcept {
@@ -551,16 +571,14 @@ void planar_moments(const float* x, const block_shape& b, moments* out) noexcept
   alignas(64) float lane_mean[kMaxLanes];
   alignas(64) float lane_m2[kMaxLanes];
   alignas(64) float lane_sum[kMaxLanes];
-  const int plane_vectors = plane_row_vectors(b.positions);
-  const std::int64_t rows = b.positions / (plane_vectors * W);
-  const std::int64_t done = rows * plane_vectors * W;
-  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
-    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
+  const shared_rows s = shared_rows_of(b.positions);
+  for (int first = 0; first < b.channels; first += s.planes) {
+    const int count = std::min(b.channels - first, s.planes);
     const float* group = x + first * b.plane_stride;
-    if (rows > 0) {
-      with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
-        rows_moments<decltype(v)::value, false, Method>(group, plane_vectors * W, rows, W, count, lane_shift,
-                                                        lane_mean, lane_m2, lane_sum,
+    if (s.rows > 0) {
+      with_planar_vectors(count, s.plane_vectors, [&](auto v, auto p) {
+        rows_moments<decltype(v)::value, false, Method>(group, s.step, s.rows, W, count, lane_shift, lane_mean,
+                                                        lane_m2, lane_sum,
                                                         planar_vectors<decltype(p)::value>{b.plane_stride});
       });
     }
@@ -568,10 +586,10 @@ void planar_moments(const float* x, const block_shape& b, moments* out) noexcept
       const float* plane = group + v * b.plane_stride;
       moments& m = out[first + v];
       m = moments{};
-      if (rows > 0)
+      if (s.rows > 0)
         combine_lanes(lane_shift + v * W, lane_mean + v * W, lane_m2 + v * W, lane_sum + v * W, W,
-                      static_cast<double>(rows * plane_vectors), 1, &m);
-      m = merge_moments(m, exact_moments(plane + done, b.positions - done, 1));
+                      static_cast<double>(s.rows * s.plane_vectors), 1, &m);
+      m = merge_moments(m, exact_moments(plane + s.done, b.positions - s.done, 1));
       if (!float_moments_trusted(m, plane, b.positions, 1)) m = exact_moments(plane, b.positions, 1);
     }
   }
@@ -828,22 +846,20 @@ void plane_group_elementwise(const float* const* in, float* out, const block_sha
     return;
   }
   alignas(64) float lanes[kMaxParams][kMaxLanes];
-  const int plane_vectors = plane_row_vectors(b.positions);
-  const std::int64_t rows = b.positions / (plane_vectors * W);
-  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
-    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
+  const shared_rows s = shared_rows_of(b.positions);
+  for (int first = 0; first < b.channels; first += s.planes) {
+    const int count = std::min(b.channels - first, s.planes);
     for (int i = 0; i < kMaxParams; ++i)  // pattern v (vectors v, v + count, ...): plane first + v's value
       for (int v = 0; v < count; ++v)
         ops::store(lanes[i] + v * W, ops::splat(params[i] != nullptr ? params[i][first + v] : 0.0f));
     const std::int64_t group = first * b.plane_stride;
-    with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
+    with_planar_vectors(count, s.plane_vectors, [&](auto v, auto p) {
       rows_elementwise<Op, decltype(v)::value, false, false>(shifted_inputs<Op::inputs>(in, group).at, out + group,
-                                                             plane_vectors * W, rows, W, count, lanes,
+                                                             s.step, s.rows, W, count, lanes,
                                                              planar_vectors<decltype(p)::value>{b.plane_stride});
     });
   }
-  const std::int64_t done = rows * plane_vectors * W;
-  if (done < b.positions) elementwise_planes<Op>(in, out, b, done, params, false);
+  if (s.done < b.positions) elementwise_planes<Op>(in, out, b, s.done, params, false);
 }
 
 template <class Op>
@@ -938,30 +954,28 @@ void planar_grad_sums(const float* x, const float* dy, const block_shape& b, dou
                       double* sum_dy) noexcept {
   alignas(64) float lane_dyx[kMaxLanes];
   alignas(64) float lane_dy[kMaxLanes];
-  const int plane_vectors = plane_row_vectors(b.positions);
-  const std::int64_t rows = b.positions / (plane_vectors * W);
-  const std::int64_t done = rows * plane_vectors * W;
-  for (int first = 0; first < b.channels; first += kMaxVectors / plane_vectors) {
-    const int count = std::min(b.channels - first, kMaxVectors / plane_vectors);
+  const shared_rows s = shared_rows_of(b.positions);
+  for (int first = 0; first < b.channels; first += s.planes) {
+    const int count = std::min(b.channels - first, s.planes);
     const std::int64_t group = first * b.plane_stride;
-    if (rows > 0) {
-      with_planar_vectors(count, plane_vectors, [&](auto v, auto p) {
+    if (s.rows > 0) {
+      with_planar_vectors(count, s.plane_vectors, [&](auto v, auto p) {
         constexpr int kPlanes = decltype(p)::value;
-        rows_grad_sums<decltype(v)::value, false>(x + group, dy + group, plane_vectors * W, rows, W, count,
-                                                  lane_dyx, lane_dy, planar_vectors<kPlanes>{b.plane_stride});
+        rows_grad_sums<decltype(v)::value, false>(x + group, dy + group, s.step, s.rows, W, count, lane_dyx,
+                                                  lane_dy, planar_vectors<kPlanes>{b.plane_stride});
       });
     }
     for (int v = 0; v < count; ++v) {
       const std::int64_t plane = group + v * b.plane_stride;
       double dyx = 0.0, dy_sum = 0.0;
-      if (rows > 0) {
+      if (s.rows > 0) {
         for (int l = v * W; l < (v + 1) * W; ++l) {
           dyx += static_cast<double>(lane_dyx[l]);
           dy_sum += static_cast<double>(lane_dy[l]);
         }
       }
       double a = 0.0, c = 0.0;
-      exact_grad_sums(x + plane + done, dy + plane + done, b.positions - done, 1, &a, &c);
+      exact_grad_sums(x + plane + s.done, dy + plane + s.done, b.positions - s.done, 1, &a, &c);
       dyx += a;
       dy_sum += c;
       if (!__builtin_isfinite(dyx) || !__builtin_isfinite(dy_sum))
