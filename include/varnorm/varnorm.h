@@ -28,7 +28,7 @@ extern "C" {
 typedef enum varnorm_layout { VARNORM_LAYOUT_NCHW = 0, VARNORM_LAYOUT_NHWC = 1 } varnorm_layout;
 
 /* How the statistics are computed. Every algorithm reads each value once, in 16-value segments per vector lane
-   merged pairwise, and keeps the same accuracy promise (README "Statistics"); they differ in speed and in the
+   merged pairwise, and keeps the same accuracy promise (README.md, "Accuracy"); they differ in speed and in the
    last bits. */
 typedef enum varnorm_algorithm {
   VARNORM_ALGORITHM_AUTO = 0,        /* SHIFTED_SUMS, the fastest on every kernel set measured */

@@ -4,7 +4,7 @@
 
 #include <varnorm/varnorm.h>
 
-#include "validate/validate.hpp"
+#include "core/types.hpp"
 
 namespace varnorm::detail {
 

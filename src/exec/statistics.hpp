@@ -4,8 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/kernel_table.hpp"
-#include "validate/validate.hpp"
+#include "core/types.hpp"
 
 namespace varnorm::detail {
 

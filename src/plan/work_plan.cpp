@@ -12,19 +12,19 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   const std::int64_t inputs = d == direction::forward ? 1 : 2;  // x; or x and dy
   if (p.layout == VARNORM_LAYOUT_NCHW) {
     const bool small = p.m > 0 && p.m <= kernels.row_sharing_plane_floats;
-    const std::int64_t planes = small ? std::max<std::int64_t>(1, kGroupFloats / (inputs * p.m)) : 1;
+    const std::int64_t planes = small ? std::max<std::int64_t>(1, kGroupElements / (inputs * p.m)) : 1;
     w.group_channels = static_cast<int>(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}));
   } else {
     w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
   }
   w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
-  w.tile_positions = std::max<std::int64_t>(1, kTileFloats / std::max(w.group_channels, 1));
+  w.tile_positions = std::max<std::int64_t>(1, kTileElements / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
   const std::int64_t arrays = inputs + 1;  // and the output
   const std::int64_t array_bytes = arrays * static_cast<std::int64_t>(sizeof(float));
   w.stream_output = p.elements() >= (kStreamFootprintBytes + array_bytes - 1) / array_bytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the
-  // two-pass), and the fastest or level on every kernel set measured (README "Statistics").
+  // two-pass), and the fastest or level on every kernel set (bench/README.md, "Statistics algorithms").
   w.algorithm = p.algorithm == VARNORM_ALGORITHM_AUTO ? VARNORM_ALGORITHM_SHIFTED_SUMS : p.algorithm;
   return w;
 }

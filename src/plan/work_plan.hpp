@@ -7,30 +7,29 @@
 
 #include <cstdint>
 
+#include "core/types.hpp"
 #include "kernels/kernel_table.hpp"
-#include "validate/validate.hpp"
 
 namespace varnorm::detail {
 
-// Floats a spatial tile spans: 128 KiB, half of a small L2, large enough that per-tile overhead is noise.
-inline constexpr std::int64_t kTileFloats = std::int64_t{1} << 15;
-static_assert(kTileFloats <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
+// Bytes of input a spatial tile spans: 128 KiB, half of a small L2, large enough that per-tile overhead is noise.
+inline constexpr std::int64_t kTileBytes = std::int64_t{128} << 10;
+inline constexpr std::int64_t kTileElements = kTileBytes / std::int64_t{sizeof(input_element)};
+static_assert(kTileElements <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
 
 // A call whose arrays (inputs and output) span at least this many bytes writes its output with non-temporal
 // stores: 3/4 of a 32 MiB L3 (the fraction of the shared cache glibc's memcpy takes as its non-temporal
 // threshold). Such a call cannot keep its data in cache, and skipping the write-allocate read of the output
-// saves a third (forward) or a quarter (backward) of the traffic. Measured: a 64 MiB forward 1.4x faster; the
-// 8x64x64x64 backward (24 MiB) 1.3x (NCHW) and 1.5x (NHWC) faster on one thread, level or 0.9x on two; the
-// 8x64x64x64 forward (16 MiB) no faster on one thread and 1.5-2x slower on two, so it keeps regular stores.
+// saves a third (forward) or a quarter (backward) of the traffic (bench/README.md, "Streaming stores").
 inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
 
 // NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_floats) are
 // taken up to kPlanesPerGroup to a unit, one block with a plane stride, as long as the group's inputs span at
-// most kGroupFloats values (so the second sweep still finds them in L1: 8 planes of 32x32 made backward 6%
-// slower, 4 of them forward 18% faster). What a unit costs beyond its arithmetic is then paid once per group,
+// most kGroupBytes (so that the second sweep still finds them in L1). What a unit costs beyond its arithmetic is then paid once per group,
 // and the statistics of the group's planes run side by side. Every plane still gets the bits it gets alone.
 inline constexpr int kPlanesPerGroup = 8;
-inline constexpr std::int64_t kGroupFloats = 4096;
+inline constexpr std::int64_t kGroupBytes = std::int64_t{16} << 10;
+inline constexpr std::int64_t kGroupElements = kGroupBytes / std::int64_t{sizeof(input_element)};
 
 enum class direction { forward, backward };
 
@@ -69,9 +68,8 @@ inline std::int64_t unit_in_memory_order(const work_plan& w, std::int64_t i) noe
 
 // The i-th (unit, tile) task when the tiles of all units are spread over threads, in the order their data lies
 // in memory: sample by sample; then NCHW plane by plane, tile by tile; NHWC tile by tile (a range of rows),
-// channel group by group. Threads then take contiguous memory. In unit order, the NHWC channel groups of a
-// sample would put two threads on the same rows, in neighbouring cache lines: a 2-thread 1x128x64x64 NHWC
-// forward took 72-79 µs (and 190-300 µs in some runs) against 54-56 µs in memory order.
+// channel group by group. Threads then take contiguous memory; in unit order, the NHWC channel groups of a
+// sample would put two threads on the same rows, in neighbouring cache lines.
 struct unit_tile {
   std::int64_t unit;
   std::int64_t tile;

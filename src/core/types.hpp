@@ -1,0 +1,97 @@
+// The types every room speaks: a validated call (problem and its buffers), the moments of a set of values, and
+// the block a kernel walks, with the limits that size them.
+#pragma once
+
+#include <varnorm/varnorm.h>
+
+#include <cstdint>
+
+namespace varnorm::detail {
+
+// A validated call: sizes fit in int64 and size_t, enums are known.
+struct problem {
+  std::int64_t n = 0, c = 0, m = 0;  // m = h * w
+  varnorm_layout layout = VARNORM_LAYOUT_NCHW;
+  varnorm_algorithm algorithm = VARNORM_ALGORITHM_AUTO;
+  float eps = 1e-5f;
+  int correction = 1;
+  bool per_sample_affine = false;
+  int max_threads = 0;
+
+  std::int64_t planes() const noexcept { return n * c; }
+  std::int64_t elements() const noexcept { return n * c * m; }
+  std::int64_t affine_size() const noexcept { return per_sample_affine ? n * c : c; }
+  // Index of (sample, channel) into alpha / beta / dalpha / dbeta.
+  std::int64_t affine_index(std::int64_t sample, std::int64_t channel) const noexcept {
+    return per_sample_affine ? sample * c + channel : channel;
+  }
+};
+
+struct forward_buffers {
+  const float* x;
+  const float* alpha;
+  const float* beta;
+  float* y;
+  float* mean;
+  float* rstd;
+};
+
+struct backward_buffers {
+  const float* x;
+  const float* alpha;
+  const float* dy;
+  const float* mean;
+  const float* rstd;
+  float* dx;
+  float* dalpha;
+  float* dbeta;
+};
+
+// The element type of the inputs the kernels read (x, dy); statistics and outputs are float.
+using input_element = float;
+
+// Most channels one block covers: per-channel results of a block fit in fixed arrays on the stack.
+inline constexpr int kMaxGroupChannels = 64;
+
+// Most positions one block covers: bounds the kernels' stack use (their pairwise merge has one level per
+// doubling of the block). The work plan's tiles stay within it.
+inline constexpr std::int64_t kMaxBlockPositions = std::int64_t{1} << 15;
+
+// Count, mean and sum of squared deviations (M2) of a set of values. A plain aggregate: arrays of it are
+// left uninitialised on hot paths; `moments{}` is the empty set.
+struct moments {
+  double count;
+  double mean;
+  double m2;
+};
+
+namespace {  // internal linkage: each kernel set's copy is compiled with its ISA's flags and must stay its own
+
+// Chan et al.'s pairwise update: the moments of the union of two disjoint sets.
+inline moments merge_moments(const moments& a, const moments& b) noexcept {
+  if (a.count == 0.0) return b;
+  if (b.count == 0.0) return a;
+  const double count = a.count + b.count;
+  const double delta = b.mean - a.mean;
+  moments r;
+  r.count = count;
+  r.mean = a.mean + delta * (b.count / count);
+  r.m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count);
+  return r;
+}
+
+}  // namespace
+
+// Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels; with a plane stride,
+// x[ch * plane_stride + p] (stride 1).
+// NCHW: a plane (or a tile of it) is a block with stride 1 and one channel; a group of small planes of one
+// sample is a block with stride 1, one channel per plane and plane_stride H*W.
+// NHWC: a channel group of one sample is a block with stride C.
+struct block_shape {
+  std::int64_t positions = 0;
+  std::int64_t stride = 1;
+  int channels = 1;
+  std::int64_t plane_stride = 0;  // 0: the channels of a position are adjacent
+};
+
+}  // namespace varnorm::detail
