@@ -1,0 +1,113 @@
+// Prints one line per call: a 64-bit FNV-1a digest of every output of forward and backward, over shapes x
+// layouts x algorithms x affine modes x kernel sets x thread counts. Two builds give the same bits exactly when
+// their outputs are identical: tools/compare_bits.sh diffs them. Uses the public C API only, so it builds
+// against older revisions too.
+#include <varnorm/varnorm.h>
+
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct digest {
+  std::uint64_t h = 1469598103934665603ull;
+  void add(const void* data, std::size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  void add(const std::vector<float>& v) { add(v.data(), v.size() * sizeof(float)); }
+};
+
+// Deterministic values: a per-plane offset and scale, so DC offsets and wide ranges are covered.
+std::vector<float> values(std::size_t count, std::uint64_t seed, float offset) {
+  std::vector<float> v(count);
+  std::uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+  for (std::size_t i = 0; i < count; ++i) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    const float unit = static_cast<float>(s >> 40) / static_cast<float>(1u << 24) - 0.5f;
+    v[i] = offset + unit * (1.0f + static_cast<float>((i / 61) % 5));
+  }
+  return v;
+}
+
+std::vector<std::string> kernel_sets() {
+  std::vector<std::string> names;
+#if VARNORM_VERSION >= 200
+  for (int i = 0; i < varnorm_isa_count(); ++i)
+    if (varnorm_isa_supported(varnorm_isa_name(i))) names.emplace_back(varnorm_isa_name(i));
+#else
+  for (const char* name : {"avx512", "avx2", "sse2", "neon64", "scalar"})
+    if (varnorm_set_isa(name) == VARNORM_OK) names.emplace_back(name);
+#endif
+  return names;
+}
+
+struct shape {
+  std::int64_t n, c, h, w;
+};
+
+}  // namespace
+
+int main() {
+  const shape shapes[] = {{1, 1, 1, 2},    {2, 3, 5, 7},     {1, 16, 64, 64},  {8, 256, 16, 16}, {4, 32, 8, 8},
+                          {2, 12, 1, 257}, {2, 64, 24, 24},  {1, 2, 257, 256}, {1, 2, 512, 512}, {1, 128, 64, 64},
+                          {2, 100, 9, 11}, {1, 65, 33, 17},  {3, 8, 45, 45},   {1, 5, 1024, 40}, {2, 7, 16, 16},
+                          {1, 4, 31, 33},  {2, 130, 4, 4},   {1, 1, 300, 301}, {3, 3, 8, 8},     {1, 24, 2047, 1}};
+  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS,
+                                          VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_SHIFTED_SUMS};
+  for (const std::string& isa : kernel_sets()) {
+    if (varnorm_set_isa(isa.c_str()) != VARNORM_OK) return 1;
+    for (const shape& s : shapes) {
+      const std::size_t count = static_cast<std::size_t>(s.n * s.c * s.h * s.w);
+      const std::size_t planes = static_cast<std::size_t>(s.n * s.c);
+      for (int layout = 0; layout < 2; ++layout) {
+        for (varnorm_algorithm algorithm : algorithms) {
+          for (int variant = 0; variant < 3; ++variant) {  // 0: ESPnet; 1: JAX with bias; 2: per-sample affine
+            for (int threads : {1, 2}) {
+              varnorm_desc d = varnorm_desc_make(s.n, s.c, s.h, s.w, static_cast<varnorm_layout>(layout));
+              d.algorithm = algorithm;
+              d.correction = variant == 1 ? 0 : 1;
+              d.per_sample_affine = variant == 2 ? 1 : 0;
+              d.max_threads = threads;
+              const std::size_t affine = variant == 2 ? planes : static_cast<std::size_t>(s.c);
+              const std::uint64_t seed = count * 31 + planes;
+              const std::vector<float> x = values(count, seed, variant == 0 ? 0.0f : 300.0f);
+              const std::vector<float> dy = values(count, seed + 1, 0.25f);
+              const std::vector<float> alpha = values(affine, seed + 2, 1.0f);
+              const std::vector<float> beta = values(affine, seed + 3, 0.0f);
+              std::vector<float> y(count), mean(planes), rstd(planes), dx(count), dalpha(affine), dbeta(affine);
+              digest f, b, r;
+              if (varnorm_forward(&d, x.data(), alpha.data(), variant == 0 ? nullptr : beta.data(), y.data(),
+                                  mean.data(), rstd.data()) != VARNORM_OK)
+                return 1;
+              f.add(y);
+              f.add(mean);
+              f.add(rstd);
+              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), mean.data(), rstd.data(), dx.data(),
+                                   dalpha.data(), dbeta.data()) != VARNORM_OK)
+                return 1;
+              b.add(dx);
+              b.add(dalpha);
+              b.add(dbeta);
+              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
+                                   dbeta.data()) != VARNORM_OK)
+                return 1;
+              r.add(dx);
+              r.add(dalpha);
+              r.add(dbeta);
+              std::printf("%s %" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64 " %s alg%d v%d t%d %016" PRIx64
+                          " %016" PRIx64 " %016" PRIx64 "\n",
+                          isa.c_str(), s.n, s.c, s.h, s.w, layout == 0 ? "NCHW" : "NHWC", static_cast<int>(algorithm),
+                          variant, threads, f.h, b.h, r.h);
+            }
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
