@@ -15,23 +15,23 @@ struct kernel_table {
 
   // NCHW planes of at most this many values are walked side by side when a block holds several of them (its
   // plane_stride set), each with the bits it gets alone; larger planes of such a block are walked one by one.
-  std::int64_t row_sharing_plane_floats;
+  std::int64_t row_sharing_plane_positions;
 
   // out[ch] = moments of channel ch over the block. Exact to the accuracy promise whatever the values;
   // non-finite input gives non-finite moments.
-  void (*block_moments)(const float* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
+  void (*block_moments)(const input_element* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x. `stream`: y will not stay in
   // cache, write it with non-temporal stores where the ISA has them (same values either way).
-  void (*block_scale)(const float* x, float* y, block_shape block, const float* scale, const float* shift,
+  void (*block_scale)(const input_element* x, float* y, block_shape block, const float* scale, const float* shift,
                       bool stream) noexcept;
 
   // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
-  void (*block_grad_sums)(const float* x, const float* dy, block_shape block, double* sum_dyx,
+  void (*block_grad_sums)(const input_element* x, const input_element* dy, block_shape block, double* sum_dyx,
                           double* sum_dy) noexcept;
 
   // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy. `stream`: as block_scale.
-  void (*block_grad_apply)(const float* x, const float* dy, float* dx, block_shape block, const float* a,
+  void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block, const float* a,
                            const float* b, const float* mean, bool stream) noexcept;
 };
 

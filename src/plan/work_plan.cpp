@@ -11,7 +11,7 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.samples = p.n;
   const std::int64_t inputs = d == direction::forward ? 1 : 2;  // x; or x and dy
   if (p.layout == VARNORM_LAYOUT_NCHW) {
-    const bool small = p.m > 0 && p.m <= kernels.row_sharing_plane_floats;
+    const bool small = p.m > 0 && p.m <= kernels.row_sharing_plane_positions;
     const std::int64_t planes = small ? std::max<std::int64_t>(1, kGroupElements / (inputs * p.m)) : 1;
     w.group_channels = static_cast<int>(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}));
   } else {

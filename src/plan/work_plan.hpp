@@ -23,10 +23,11 @@ static_assert(kTileElements <= kMaxBlockPositions, "a tile of one channel must b
 // saves a third (forward) or a quarter (backward) of the traffic (bench/README.md, "Streaming stores").
 inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
 
-// NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_floats) are
+// NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_positions) are
 // taken up to kPlanesPerGroup to a unit, one block with a plane stride, as long as the group's inputs span at
-// most kGroupBytes (so that the second sweep still finds them in L1). What a unit costs beyond its arithmetic is then paid once per group,
-// and the statistics of the group's planes run side by side. Every plane still gets the bits it gets alone.
+// most kGroupBytes (so that the second sweep still finds them in L1). What a unit costs beyond its arithmetic
+// is then paid once per group, and the statistics of the group's planes run side by side. Every plane still
+// gets the bits it gets alone.
 inline constexpr int kPlanesPerGroup = 8;
 inline constexpr std::int64_t kGroupBytes = std::int64_t{16} << 10;
 inline constexpr std::int64_t kGroupElements = kGroupBytes / std::int64_t{sizeof(input_element)};

@@ -1,0 +1,227 @@
+// Elementwise passes (part of kernel_source.inl): forward's y = x * scale (+ shift) and backward's
+// dx = a * dy + b * (x - mean), on one engine. Every element gets the same arithmetic whichever way the walk
+// reaches it (whole rows, a zero-padded tail, streaming or regular stores), so the output's bits depend only on
+// its inputs and its channel's parameters. Outputs too large to stay in cache are written with non-temporal
+// stores from the first vector-aligned position on.
+
+// The arithmetic of an elementwise pass, per vector: `in` holds the pass's inputs (x, and dy in backward),
+// `p` its per-lane parameters.
+struct scale_op {  // y = x * scale
+  static constexpr int inputs = 1;
+  static vec apply(const vec* in, const vec* p) noexcept { return in[0] * p[0]; }
+};
+struct scale_shift_op {  // y = x * scale + shift
+  static constexpr int inputs = 1;
+  static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(in[0], p[0], p[1]); }
+};
+struct grad_op {  // dx = a * dy + b * (x - mean)
+  static constexpr int inputs = 2;
+  static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(p[1], in[0] - p[2], p[0] * in[1]); }
+};
+
+constexpr int kMaxParams = 3;
+using parameter_lanes_array = float[kMaxParams][kMaxLanes];
+
+// Rows of an elementwise pass. Stream: full, vector-aligned rows written with non-temporal stores. Never
+// inlined: in a walk's frame its loop ran out of registers and kept its counters on the stack.
+template <class Op, int V, bool Partial, bool Stream, class Vectors = packed_vectors>
+__attribute__((noinline)) void rows_elementwise(const input_element* const* in, float* out, std::int64_t step, std::int64_t rows, int used,
+                      int period, const float (*lanes)[kMaxLanes], Vectors vectors = {}) noexcept {
+  vec param[V][kMaxParams];
+  for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
+    for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
+  // Local copies: vector stores may alias anything, so in[] itself would be reloaded after every store.
+  const input_element* source[Op::inputs];
+  for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t at = r * step;
+    for (int v = 0; v < V; ++v) {
+      vec values[Op::inputs];
+      for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<V, Partial>(source[i] + at, v, used, vectors);
+      const vec result = Op::apply(values, param[v]);
+      if constexpr (Stream)
+        ops::stream(out + at + vectors.offset(v), result);
+      else
+        store_row_vector<V, Partial>(out + at, v, used, result, vectors);
+    }
+  }
+}
+
+// `floats` (< one row) of a contiguous block as one zero-padded row: the same arithmetic as whole rows.
+template <class Op, int V>
+void elementwise_partial_row(const input_element* const* in, float* out, std::int64_t floats, const row_geometry& g,
+                             const float (*lanes)[kMaxLanes]) noexcept {
+  if (floats <= 0) return;
+  alignas(64) input_element padded[Op::inputs][kMaxLanes] = {};
+  alignas(64) float padded_out[kMaxLanes];
+  const input_element* padded_in[Op::inputs];
+  for (int i = 0; i < Op::inputs; ++i) {
+    std::memcpy(padded[i], in[i], static_cast<std::size_t>(floats) * sizeof(input_element));
+    padded_in[i] = padded[i];
+  }
+  rows_elementwise<Op, V, false, false>(padded_in, padded_out, g.step, 1, g.used_lanes, g.period, lanes);
+  std::memcpy(out, padded_out, static_cast<std::size_t>(floats) * sizeof(float));
+}
+
+template <int Inputs>
+struct shifted_inputs {
+  const input_element* at[Inputs];
+  shifted_inputs(const input_element* const* in, std::int64_t offset) noexcept {
+    for (int i = 0; i < Inputs; ++i) at[i] = in[i] + offset;
+  }
+};
+
+// The per-lane values of a per-channel array for the first `period` vectors of a row (the pattern repeats
+// after that). Contiguous rows cycle through the channels; sub-group rows hold one channel per lane, the
+// lanes past the last channel unused.
+void lanes_of(const float* per_channel, int period, int channels, bool contiguous, float* lanes) noexcept {
+  const int count = period * W;
+  if (contiguous && channels == 1) {  // NCHW planes (period 1): one vector store, not one per lane
+    ops::store(lanes, ops::splat(per_channel[0]));
+    return;
+  }
+  if (contiguous) {
+    for (int l = 0, ch = 0; l < count; ++l, ch = ch + 1 == channels ? 0 : ch + 1) lanes[l] = per_channel[ch];
+  } else {
+    for (int l = 0; l < count; ++l) lanes[l] = l < channels ? per_channel[l] : 0.0f;
+  }
+}
+
+// The lanes of every parameter of a pass, for channels [first, first + channels) of each: the first
+// period * W lanes only (no more are read), zeros for an absent parameter.
+void parameter_lanes(const float* const* params, int first, int period, int channels, bool contiguous,
+                     parameter_lanes_array& lanes) noexcept {
+  for (int i = 0; i < kMaxParams; ++i) {
+    if (params[i] != nullptr)
+      lanes_of(params[i] + first, period, channels, contiguous, lanes[i]);
+    else
+      std::fill_n(lanes[i], period * W, 0.0f);
+  }
+}
+
+// The elementwise pass of walk_block. `params` are per-channel arrays (unused ones may be NULL).
+template <class Op>
+struct elementwise_pass {
+  const input_element* const* in;
+  float* out;
+  const float* const* params;
+  bool stream;
+  lane_layout layout = lane_layout::channel_cycle;  // of the lanes below
+  // Filled only as far as they are read (parameter_lanes): zeroing all of them is a measurable share of a
+  // small plane.
+  alignas(64) parameter_lanes_array lanes_by_parameter;
+
+  // Streaming output is walked plane by plane: each plane keeps its own alignment handling.
+  bool shares_rows() const noexcept { return !stream; }
+
+  void lanes(const row_run& run) noexcept {
+    layout = run.layout;
+    switch (run.layout) {
+      case lane_layout::channel_cycle:
+        parameter_lanes(params, run.first, run.period, run.channels, true, lanes_by_parameter);
+        break;
+      case lane_layout::channel_per_lane:
+        parameter_lanes(params, run.first, run.period, run.channels, false, lanes_by_parameter);
+        break;
+      case lane_layout::plane_per_vector:  // pattern v (vectors v, v + planes, ...): plane first + v's value
+        for (int i = 0; i < kMaxParams; ++i)
+          for (int v = 0; v < run.channels; ++v)
+            ops::store(lanes_by_parameter[i] + v * W, ops::splat(params[i] != nullptr ? params[i][run.first + v] : 0.0f));
+        break;
+    }
+  }
+
+  bool whole_block(const block_shape& b, const row_run& run, const row_geometry& g) noexcept {
+    if constexpr (ops::has_streaming_store) {
+      if (stream) return streaming_block(b, run.offset, g);
+    }
+    return false;
+  }
+
+  template <int V, bool Partial, class Vectors>
+  void rows(const row_run& run, Vectors at) noexcept {
+    rows_elementwise<Op, V, Partial, false>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset, run.step,
+                                            run.rows, run.used, run.period, lanes_by_parameter, at);
+  }
+  static void after(const row_run&) noexcept {}
+  static void empty(int, int) noexcept {}
+
+  // One zero-padded row. A plane's tail after shared rows takes the plane's own lanes.
+  void tail(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t,
+            const row_geometry& g) noexcept {
+    if (layout == lane_layout::plane_per_vector) {
+      alignas(64) parameter_lanes_array plane_lanes;
+      parameter_lanes(params, first, g.period, channels, true, plane_lanes);
+      padded_row(offset, positions * channels, g, plane_lanes);
+    } else {
+      padded_row(offset, positions * channels, g, lanes_by_parameter);
+    }
+  }
+  static void finish(std::int64_t, int, int, std::int64_t, std::int64_t) noexcept {}
+
+ private:
+  void padded_row(std::int64_t offset, std::int64_t floats, const row_geometry& g,
+                  const parameter_lanes_array& lanes) noexcept {
+    with_vectors(g, [&](auto v, auto) {
+      elementwise_partial_row<Op, decltype(v)::value>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, floats,
+                                                      g, lanes);
+    });
+  }
+
+  // A contiguous block with streaming stores. The positions before the first vector-aligned output row go
+  // through the padded path, so every element gets the same arithmetic whatever the output's alignment (in
+  // place and out of place stay bitwise equal). False when no position of the first row starts a
+  // vector-aligned output.
+  bool streaming_block(const block_shape& b, std::int64_t offset, const row_geometry& g) noexcept {
+    constexpr std::uintptr_t kVectorBytes = W * sizeof(float);
+    std::int64_t head = 0;
+    while (head < g.positions && head < b.positions &&
+           reinterpret_cast<std::uintptr_t>(out + offset + head * b.channels) % kVectorBytes != 0)
+      ++head;
+    if (head == g.positions || head == b.positions) return false;
+    const std::int64_t rows = (b.positions - head) / g.positions;
+    const std::int64_t body = head + rows * g.positions;
+    with_vectors(g, [&](auto v, auto) {
+      constexpr int kV = decltype(v)::value;
+      // Whole positions only move to the padded path, so every row still starts at channel 0.
+      elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, head * b.channels, g,
+                                      lanes_by_parameter);
+      const std::int64_t at = offset + head * b.stride;
+      rows_elementwise<Op, kV, false, true>(shifted_inputs<Op::inputs>(in, at).at, out + at, g.step, rows,
+                                            g.used_lanes, g.period, lanes_by_parameter);
+      const std::int64_t end = offset + body * b.stride;
+      elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, end).at, out + end,
+                                      (b.positions - body) * b.channels, g, lanes_by_parameter);
+    });
+    ops::stream_fence();
+    return true;
+  }
+};
+
+template <class Op>
+void block_elementwise(const input_element* const* in, float* out, const block_shape& b, const float* const* params,
+                       bool stream) noexcept {
+  elementwise_pass<Op> pass;  // its lanes are left unset: each run fills what it reads
+  pass.in = in;
+  pass.out = out;
+  pass.params = params;
+  pass.stream = stream;
+  walk_block(pass, b);
+}
+
+void block_scale(const input_element* x, float* y, block_shape b, const float* scale, const float* shift,
+                 bool stream) noexcept {
+  const input_element* in[1] = {x};
+  const float* params[kMaxParams] = {scale, shift, nullptr};
+  if (shift != nullptr)
+    block_elementwise<scale_shift_op>(in, y, b, params, stream);
+  else
+    block_elementwise<scale_op>(in, y, b, params, stream);
+}
+
+void block_grad_apply(const input_element* x, const input_element* dy, float* dx, block_shape b, const float* a,
+                      const float* bb, const float* mean, bool stream) noexcept {
+  const input_element* in[2] = {x, dy};
+  const float* params[kMaxParams] = {a, bb, mean};
+  block_elementwise<grad_op>(in, dx, b, params, stream);
+}

@@ -1,0 +1,154 @@
+// Backward's reductions (part of kernel_source.inl): sum(dy * x) and sum(dy) of each channel of a block, per lane
+// in float over 16-row segments merged pairwise, lanes added in double.
+
+template <int V>
+struct lane_sums {
+  vec dyx[V];
+  vec dy[V];
+};
+
+template <int V, bool Partial, class Vectors>
+void segment_grad_sums(const input_element* x, const input_element* dy, std::int64_t step, int rows, int used,
+                       Vectors at, lane_sums<V>& out) noexcept {
+  for (int v = 0; v < V; ++v) {
+    out.dyx[v] = ops::splat(0.0f);
+    out.dy[v] = ops::splat(0.0f);
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int v = 0; v < V; ++v) {
+      const vec g = load_row_vector<V, Partial>(dy + r * step, v, used, at);
+      out.dyx[v] = ops::fma(g, load_row_vector<V, Partial>(x + r * step, v, used, at), out.dyx[v]);
+      out.dy[v] = out.dy[v] + g;
+    }
+  }
+}
+
+// The segments of a run for segment_merge.
+template <int V, bool Partial, class Vectors>
+struct grad_segments {
+  static constexpr bool kEmptyLastSegment = true;
+  const input_element* x;
+  const input_element* dy;
+  std::int64_t step;
+  int used;
+  Vectors at;
+
+  void segment(std::int64_t s, int rows, lane_sums<V>& out) const noexcept {
+    const std::int64_t offset = s * kSegmentRows * step;
+    segment_grad_sums<V, Partial>(x + offset, dy + offset, step, rows, used, at, out);
+  }
+  static void merge(const lane_sums<V>& left, double, const lane_sums<V>& right, double, lane_sums<V>& out) noexcept {
+    for (int v = 0; v < V; ++v) {
+      out.dyx[v] = left.dyx[v] + right.dyx[v];
+      out.dy[v] = left.dy[v] + right.dy[v];
+    }
+  }
+};
+
+// Per-lane sums over `rows` rows; vectors v and v + period are added, the first `period` stored. Never inlined,
+// as rows_elementwise.
+template <int V, bool Partial, class Vectors = packed_vectors>
+__attribute__((noinline)) void rows_grad_sums(const input_element* x, const input_element* dy, std::int64_t step, std::int64_t rows, int used,
+                    int period, float* lane_dyx, float* lane_dy, Vectors at = {}) noexcept {
+  grad_segments<V, Partial, Vectors> segments{x, dy, step, used, at};
+  segment_merge<lane_sums<V>, decltype(segments)> merge;
+  double count = 0.0;
+  lane_sums<V>& total = merge.merge_rows(segments, rows, &count);
+  for (int width = V / 2; width >= period; width /= 2) {
+    for (int v = 0; v < width; ++v) {
+      total.dyx[v] = total.dyx[v] + total.dyx[v + width];
+      total.dy[v] = total.dy[v] + total.dy[v + width];
+    }
+  }
+  for (int v = 0; v < period; ++v) {
+    ops::store(lane_dyx + v * W, total.dyx[v]);
+    ops::store(lane_dy + v * W, total.dy[v]);
+  }
+}
+
+// The gradient-sum pass of walk_block: sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy).
+struct grad_sums_pass {
+  const input_element* x;
+  const input_element* dy;
+  double* sum_dyx;
+  double* sum_dy;
+  alignas(64) float lane_dyx[kMaxLanes];
+  alignas(64) float lane_dy[kMaxLanes];
+
+  static bool shares_rows() noexcept { return true; }
+  static bool whole_block(const block_shape&, const row_run&, const row_geometry&) noexcept { return false; }
+  static void lanes(const row_run&) noexcept {}
+
+  template <int V, bool Partial, class Vectors>
+  void rows(const row_run& run, Vectors at) noexcept {
+    rows_grad_sums<V, Partial>(x + run.offset, dy + run.offset, run.step, run.rows, run.used, run.period, lane_dyx,
+                               lane_dy, at);
+  }
+
+  // Summed in locals: through sum_dyx / sum_dy (which may alias anything) every addition would wait for the
+  // previous one's store.
+  void after(const row_run& run) noexcept {
+    switch (run.layout) {
+      case lane_layout::channel_cycle:
+        for (int ch = 0; ch < run.channels; ++ch) {
+          double dyx = 0.0, dy_sum = 0.0;
+          for (int l = ch; l < run.period * W; l += run.channels) {
+            dyx += static_cast<double>(lane_dyx[l]);
+            dy_sum += static_cast<double>(lane_dy[l]);
+          }
+          sum_dyx[run.first + ch] = dyx;
+          sum_dy[run.first + ch] = dy_sum;
+        }
+        break;
+      case lane_layout::channel_per_lane:
+        for (int l = 0; l < run.channels; ++l) {
+          sum_dyx[run.first + l] = static_cast<double>(lane_dyx[l]);
+          sum_dy[run.first + l] = static_cast<double>(lane_dy[l]);
+        }
+        break;
+      case lane_layout::plane_per_vector:
+        for (int v = 0; v < run.channels; ++v) {
+          double dyx = 0.0, dy_sum = 0.0;
+          for (int l = v * W; l < (v + 1) * W; ++l) {
+            dyx += static_cast<double>(lane_dyx[l]);
+            dy_sum += static_cast<double>(lane_dy[l]);
+          }
+          sum_dyx[run.first + v] = dyx;
+          sum_dy[run.first + v] = dy_sum;
+        }
+        break;
+    }
+  }
+
+  void empty(int first, int channels) noexcept {
+    for (int ch = first; ch < first + channels; ++ch) sum_dyx[ch] = sum_dy[ch] = 0.0;
+  }
+
+  void tail(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t stride,
+            const row_geometry&) noexcept {
+    for (int ch = 0; ch < channels; ++ch) {
+      double dyx = 0.0, dy_sum = 0.0;
+      exact_grad_sums(x + offset + ch, dy + offset + ch, positions, stride, &dyx, &dy_sum);
+      sum_dyx[first + ch] += dyx;
+      sum_dy[first + ch] += dy_sum;
+    }
+  }
+
+  void finish(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t stride) noexcept {
+    for (int ch = 0; ch < channels; ++ch) {
+      if (!__builtin_isfinite(sum_dyx[first + ch]) || !__builtin_isfinite(sum_dy[first + ch]))
+        exact_grad_sums(x + offset + ch, dy + offset + ch, positions, stride, &sum_dyx[first + ch],
+                        &sum_dy[first + ch]);
+    }
+  }
+};
+
+void block_grad_sums(const input_element* x, const input_element* dy, block_shape b, double* sum_dyx,
+                     double* sum_dy) noexcept {
+  grad_sums_pass pass;
+  pass.x = x;
+  pass.dy = dy;
+  pass.sum_dyx = sum_dyx;
+  pass.sum_dy = sum_dy;
+  walk_block(pass, b);
+}

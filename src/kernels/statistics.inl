@@ -1,0 +1,313 @@
+// Moments of each channel of a block (part of kernel_source.inl).
+//
+// Accuracy. Values are shifted by the lane's first value of the run (a DC offset costs no precision). Each lane
+// accumulates at most kSegmentRows values in float (two-pass, Welford, or shifted sums: see
+// shifted_segment_moments); segment results are merged pairwise (segment_merge.inl), lanes are combined in
+// double. A channel whose float statistics cannot stand (float_moments_trusted) is recomputed in double.
+
+constexpr float kInverse[kSegmentRows + 1] = {0.0f,        1.0f,        1.0f / 2,  1.0f / 3,  1.0f / 4,
+                                              1.0f / 5,    1.0f / 6,    1.0f / 7,  1.0f / 8,  1.0f / 9,
+                                              1.0f / 10,   1.0f / 11,   1.0f / 12, 1.0f / 13, 1.0f / 14,
+                                              1.0f / 15,   1.0f / 16};
+
+// Per lane: mean of (x - shift), M2, and the plain sum of x. The mean comes from the plain sums: their
+// partial sums wander like a random walk for centred data, where shifted sums grow steadily, so they lose
+// less. M2 comes from the shifted values: a DC offset (|mean| >> std) costs it nothing.
+template <int V>
+struct lane_moments {
+  vec mean[V];
+  vec m2[V];
+  vec sum[V];
+};
+
+// One segment of `rows` <= kSegmentRows rows: per-lane moments, each lane over `rows` values.
+// Method VARNORM_ALGORITHM_SHIFTED_SUMS is not handled here (see shifted_segment_moments).
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
+void segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
+                     lane_moments<V>& out) noexcept {
+  if constexpr (Method == VARNORM_ALGORITHM_WELFORD) {
+    for (int v = 0; v < V; ++v) {
+      out.mean[v] = load_row_vector<V, Partial>(base, v, used, at) - shift[v];
+      out.m2[v] = ops::splat(0.0f);
+    }
+    for (int r = 1; r < rows; ++r) {
+      const input_element* row = base + r * step;
+      const vec inv = ops::splat(kInverse[r + 1]);
+      for (int v = 0; v < V; ++v) {
+        const vec y = load_row_vector<V, Partial>(row, v, used, at) - shift[v];
+        const vec d = y - out.mean[v];
+        out.mean[v] = ops::fma(d, inv, out.mean[v]);
+        out.m2[v] = ops::fma(d, y - out.mean[v], out.m2[v]);
+      }
+    }
+    const vec count = ops::splat(static_cast<float>(rows));
+    for (int v = 0; v < V; ++v) out.sum[v] = ops::fma(out.mean[v], count, shift[v] * count);
+  } else {
+    vec sum[V];
+    for (int v = 0; v < V; ++v) sum[v] = ops::splat(0.0f);
+    for (int r = 0; r < rows; ++r) {
+      const input_element* row = base + r * step;
+      for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
+    }
+    const vec inv = ops::splat(kInverse[rows]);
+    const vec count = ops::splat(static_cast<float>(rows));
+    for (int v = 0; v < V; ++v) {
+      out.mean[v] = sum[v] * inv;
+      out.m2[v] = ops::splat(0.0f);
+      out.sum[v] = ops::fma(shift[v], count, sum[v]);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const input_element* row = base + r * step;
+      for (int v = 0; v < V; ++v) {
+        const vec d = (load_row_vector<V, Partial>(row, v, used, at) - shift[v]) - out.mean[v];
+        out.m2[v] = ops::fma(d, d, out.m2[v]);
+      }
+    }
+  }
+}
+
+// One segment by shifted sums: with z = x - t, where t (per lane, absolute) is the mean of the lane's previous
+// segment, the lane accumulates sum z and sum z^2 in one pass (three vector operations per vector, against
+// Welford's five), and M2 = sum z^2 - (sum z)^2 / rows. That difference cancels by the factor
+// 1 + rows * (t - segment mean)^2 / M2; summed over a block's segments, the cancellation errors are bounded by
+// a few units of roundoff times the block's M2 (the terms rows * (mean - block mean)^2 of the segments and of
+// their predecessors each add up to at most the block's M2), never by the block's |mean| / std. The
+// block's first segment has no predecessor and is computed two-pass.
+template <int V, bool Partial, class Vectors>
+void shifted_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
+                             const vec* estimate, lane_moments<V>& out) noexcept {
+  vec t[V], sum[V], squares[V];
+  for (int v = 0; v < V; ++v) {
+    t[v] = shift[v] + estimate[v];
+    sum[v] = squares[v] = ops::splat(0.0f);
+  }
+  for (int r = 0; r < rows; ++r) {
+    const input_element* row = base + r * step;
+    for (int v = 0; v < V; ++v) {
+      const vec z = load_row_vector<V, Partial>(row, v, used, at) - t[v];
+      sum[v] = sum[v] + z;
+      squares[v] = ops::fma(z, z, squares[v]);
+    }
+  }
+  const vec inv = ops::splat(kInverse[rows]);
+  const vec count = ops::splat(static_cast<float>(rows));
+  const vec zero = ops::splat(0.0f);
+  for (int v = 0; v < V; ++v) {
+    const vec mean_z = sum[v] * inv;
+    out.mean[v] = (t[v] - shift[v]) + mean_z;
+    // Rounding may leave M2 slightly below 0 where it is within rounding of 0: merged, that is an error of the
+    // same size; a block whose M2 ends below its trust threshold is recomputed exactly (block_moments_for).
+    out.m2[v] = ops::fma(zero - sum[v], mean_z, squares[v]);
+    out.sum[v] = ops::fma(t[v], count, sum[v]);
+  }
+}
+
+// Segment `s` of a block (`rows` rows from `base`); `estimate` holds the lane means of segment s - 1.
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
+void block_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
+                           std::int64_t s, const vec* estimate, lane_moments<V>& out) noexcept {
+  if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS) {
+    if (s > 0) {
+      shifted_segment_moments<V, Partial>(base, step, rows, used, at, shift, estimate, out);
+      return;
+    }
+    segment_moments<V, Partial, VARNORM_ALGORITHM_TWO_PASS>(base, step, rows, used, at, shift, out);
+  } else {
+    (void)s;
+    (void)estimate;
+    segment_moments<V, Partial, Method>(base, step, rows, used, at, shift, out);
+  }
+}
+
+// out := merge(left, right), Chan's formula per lane, for left and right of left_count and right_count values.
+// out may be right.
+template <int V>
+void merge_lanes(const lane_moments<V>& left, double left_count, const lane_moments<V>& right, double right_count,
+                 lane_moments<V>& out) noexcept {
+  const double total = left_count + right_count;
+  const vec mean_weight = ops::splat(static_cast<float>(right_count / total));
+  const vec m2_weight = ops::splat(static_cast<float>(left_count * right_count / total));
+  for (int v = 0; v < V; ++v) {
+    const vec d = right.mean[v] - left.mean[v];
+    out.mean[v] = ops::fma(d, mean_weight, left.mean[v]);
+    out.m2[v] = ops::fma(d * d, m2_weight, left.m2[v] + right.m2[v]);
+    out.sum[v] = left.sum[v] + right.sum[v];
+  }
+}
+
+// The segments of a run for segment_merge: shifted by the lane's first value, each (shifted sums) estimated from
+// the previous one's mean.
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
+struct moment_segments {
+  static constexpr bool kEmptyLastSegment = false;
+  const input_element* base;
+  std::int64_t step;
+  int used;
+  Vectors at;
+  const vec* shift;
+  vec estimate[V];  // lane means of the previous segment (shifted sums)
+
+  void segment(std::int64_t s, int rows, lane_moments<V>& out) noexcept {
+    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, rows, used, at, shift, s,
+                                              estimate, out);
+    for (int v = 0; v < V; ++v) estimate[v] = out.mean[v];
+  }
+  static void merge(const lane_moments<V>& left, double left_count, const lane_moments<V>& right,
+                    double right_count, lane_moments<V>& out) noexcept {
+    merge_lanes<V>(left, left_count, right, right_count, out);
+  }
+};
+
+// Per-lane moments of `rows` rows (each lane sees `rows` values), stored to lane_*; the mean is relative to
+// lane_shift, the lane's value in the first row.
+//
+// Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
+// pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
+// Never inlined: a caller that dispatches to several instantiations would add up their frames (up to 25 KiB
+// each on avx512), which test/realtime's stack check catches.
+template <int V, bool Partial, varnorm_algorithm Method, class Vectors = packed_vectors>
+__attribute__((noinline)) void rows_moments(const input_element* base, std::int64_t step, std::int64_t rows, int used,
+                                            int period, float* lane_shift, float* lane_mean, float* lane_m2,
+                                            float* lane_sum, Vectors at = {}) noexcept {
+  vec shift[V];
+  for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
+    shift[v] = load_row_vector<V, Partial>(base, pattern, used, at);  // pattern = v % period, without a division
+  for (int v = 0; v < period; ++v) ops::store(lane_shift + v * W, shift[v]);
+  moment_segments<V, Partial, Method, Vectors> segments;
+  segments.base = base;
+  segments.step = step;
+  segments.used = used;
+  segments.at = at;
+  segments.shift = shift;
+  for (int v = 0; v < V; ++v) segments.estimate[v] = ops::splat(0.0f);
+  segment_merge<lane_moments<V>, decltype(segments)> merge;
+  double count = 0.0;
+  lane_moments<V>& total = merge.merge_rows(segments, rows, &count);
+  // V / period is a power of two (see contiguous_vectors), so halving reaches `period` exactly.
+  const vec half = ops::splat(0.5f);
+  for (int width = V / 2; width >= period; width /= 2, count *= 2.0) {
+    const vec m2_weight = ops::splat(static_cast<float>(count * 0.5));
+    for (int v = 0; v < width; ++v) {
+      const vec d = total.mean[v + width] - total.mean[v];
+      total.mean[v] = ops::fma(d, half, total.mean[v]);
+      total.m2[v] = ops::fma(d * d, m2_weight, total.m2[v] + total.m2[v + width]);
+      total.sum[v] = total.sum[v] + total.sum[v + width];
+    }
+  }
+  for (int v = 0; v < period; ++v) {
+    ops::store(lane_mean + v * W, total.mean[v]);
+    ops::store(lane_m2 + v * W, total.m2[v]);
+    ops::store(lane_sum + v * W, total.sum[v]);
+  }
+}
+
+// The mean of a channel: from the plain sums, except where M2 is exactly 0. Then every value equals the
+// shifted mean exactly, while a plain float sum of 3 copies of x may round: the residue would survive the
+// tile merge as a variance above 0 in a constant plane.
+double exact_when_constant(double m2, double shifted_mean, double summed_mean) noexcept {
+  return m2 == 0.0 ? shifted_mean : summed_mean;
+}
+
+// Lanes l < lanes, each over `count` values with mean lane_shift + lane_mean, combined in double into
+// out[l % channels] (Chan's formula for equal counts).
+void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2, const float* lane_sum,
+                   int lanes, double count, int channels, moments* out) noexcept {
+  const double lanes_per_channel = static_cast<double>(lanes / channels);
+  for (int ch = 0; ch < channels; ++ch) {
+    double sum = 0.0, mean_sum = 0.0;
+    for (int l = ch; l < lanes; l += channels) {
+      mean_sum += static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
+      sum += static_cast<double>(lane_sum[l]);
+    }
+    const double mean_of_lanes = mean_sum / lanes_per_channel;
+    double m2 = 0.0;
+    for (int l = ch; l < lanes; l += channels) {
+      const double d = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]) - mean_of_lanes;
+      m2 += static_cast<double>(lane_m2[l]) + count * d * d;
+    }
+    moments m;
+    m.count = count * lanes_per_channel;
+    m.mean = exact_when_constant(m2, mean_of_lanes, sum / m.count);
+    m.m2 = m2;
+    out[ch] = m;
+  }
+}
+
+// The statistics pass of walk_block: out[ch] = moments of channel ch.
+template <varnorm_algorithm Method>
+struct statistics_pass {
+  const input_element* x;
+  moments* out;
+  alignas(64) float lane_shift[kMaxLanes];
+  alignas(64) float lane_mean[kMaxLanes];
+  alignas(64) float lane_m2[kMaxLanes];
+  alignas(64) float lane_sum[kMaxLanes];
+
+  static bool shares_rows() noexcept { return true; }
+  static bool whole_block(const block_shape&, const row_run&, const row_geometry&) noexcept { return false; }
+  static void lanes(const row_run&) noexcept {}
+
+  template <int V, bool Partial, class Vectors>
+  void rows(const row_run& run, Vectors at) noexcept {
+    rows_moments<V, Partial, Method>(x + run.offset, run.step, run.rows, run.used, run.period, lane_shift, lane_mean,
+                                     lane_m2, lane_sum, at);
+  }
+
+  void after(const row_run& run) noexcept {
+    const double per_lane = static_cast<double>(run.rows) * static_cast<double>(run.vectors / run.period);
+    switch (run.layout) {
+      case lane_layout::channel_cycle:
+        combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.period * W, per_lane, run.channels,
+                      out + run.first);
+        break;
+      case lane_layout::channel_per_lane:  // the lane's moments are the channel's
+        for (int l = 0; l < run.channels; ++l) {
+          moments m;
+          m.count = per_lane;
+          m.m2 = static_cast<double>(lane_m2[l]);
+          m.mean = exact_when_constant(m.m2, static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]),
+                                       static_cast<double>(lane_sum[l]) / m.count);
+          out[run.first + l] = m;
+        }
+        break;
+      case lane_layout::plane_per_vector:
+        for (int v = 0; v < run.channels; ++v)
+          combine_lanes(lane_shift + v * W, lane_mean + v * W, lane_m2 + v * W, lane_sum + v * W, W, per_lane, 1,
+                        out + run.first + v);
+        break;
+    }
+  }
+
+  void empty(int first, int channels) noexcept {
+    for (int ch = first; ch < first + channels; ++ch) out[ch] = moments{};
+  }
+
+  void tail(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t stride,
+            const row_geometry&) noexcept {
+    for (int ch = 0; ch < channels; ++ch)
+      out[first + ch] = merge_moments(out[first + ch], exact_moments(x + offset + ch, positions, stride));
+  }
+
+  void finish(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t stride) noexcept {
+    for (int ch = 0; ch < channels; ++ch) {
+      if (!float_moments_trusted(out[first + ch], x + offset + ch, positions, stride))
+        out[first + ch] = exact_moments(x + offset + ch, positions, stride);
+    }
+  }
+};
+
+template <varnorm_algorithm Method>
+void block_moments_for(const input_element* x, const block_shape& b, moments* out) noexcept {
+  statistics_pass<Method> pass;
+  pass.x = x;
+  pass.out = out;
+  walk_block(pass, b);
+}
+
+void block_moments(const input_element* x, block_shape b, varnorm_algorithm algorithm, moments* out) noexcept {
+  switch (algorithm) {
+    case VARNORM_ALGORITHM_WELFORD: block_moments_for<VARNORM_ALGORITHM_WELFORD>(x, b, out); break;
+    case VARNORM_ALGORITHM_SHIFTED_SUMS: block_moments_for<VARNORM_ALGORITHM_SHIFTED_SUMS>(x, b, out); break;
+    default: block_moments_for<VARNORM_ALGORITHM_TWO_PASS>(x, b, out); break;
+  }
+}
