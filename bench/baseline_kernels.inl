@@ -1,6 +1,6 @@
-// The baseline kernels (see baseline_kernels.hpp), compiled once per vector width: the including file defines
-// VARNORM_BENCH_KERNEL_NS, VARNORM_BENCH_ISA_NAME and VARNORM_BENCH_VECTOR_BYTES and is compiled with that
-// width's flags.
+// The baseline kernels (see baseline_kernels.hpp), compiled once per kernel set of the library: the including
+// file defines VARNORM_BENCH_KERNEL_SET (the set's name, as varnorm_isa_name lists it) and
+// VARNORM_BENCH_VECTOR_BYTES, and is compiled with that set's flags.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,7 +11,13 @@
 #include <immintrin.h>
 #endif
 
-namespace vnbench::VARNORM_BENCH_KERNEL_NS {
+// The namespace baseline_<set>, and the set's name as a string.
+#define VARNORM_BENCH_JOIN(a, b) a##b
+#define VARNORM_BENCH_NAMESPACE(set) VARNORM_BENCH_JOIN(baseline_, set)
+#define VARNORM_BENCH_QUOTE(set) #set
+#define VARNORM_BENCH_NAME(set) VARNORM_BENCH_QUOTE(set)
+
+namespace vnbench::VARNORM_BENCH_NAMESPACE(VARNORM_BENCH_KERNEL_SET) {
 namespace {
 
 using vec = float __attribute__((vector_size(VARNORM_BENCH_VECTOR_BYTES)));
@@ -197,8 +203,9 @@ void backward_planes(float* dx, const float* x, const float* dy, std::size_t pla
 }  // namespace
 
 const baseline_kernels& kernels() {
-  static constexpr baseline_kernels kSet = {VARNORM_BENCH_ISA_NAME, write, sum, forward_planes, backward_planes};
+  static constexpr baseline_kernels kSet = {VARNORM_BENCH_NAME(VARNORM_BENCH_KERNEL_SET), write, sum,
+                                            forward_planes, backward_planes};
   return kSet;
 }
 
-}  // namespace vnbench::VARNORM_BENCH_KERNEL_NS
+}  // namespace vnbench::VARNORM_BENCH_NAMESPACE(VARNORM_BENCH_KERNEL_SET)

@@ -1,5 +1,4 @@
-// The baseline kernels with 128-bit vectors (see baseline_kernels.inl).
-#define VARNORM_BENCH_KERNEL_NS baseline_sse2
-#define VARNORM_BENCH_ISA_NAME "sse2"
+// The baseline loops for the library's sse2 kernel set: 128-bit vectors (see baseline_kernels.inl).
+#define VARNORM_BENCH_KERNEL_SET sse2
 #define VARNORM_BENCH_VECTOR_BYTES 16
 #include "baseline_kernels.inl"

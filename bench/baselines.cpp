@@ -1,5 +1,7 @@
 #include "baselines.hpp"
 
+#include <varnorm/varnorm.h>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -21,17 +23,30 @@ namespace {
 // One slice of work on the calling thread. `stream`: non-temporal stores for the aligned body.
 using SliceFn = void (*)(float* dst, const float* a, const float* b, std::size_t count, bool stream);
 
-// The widest kernel set the CPU has (the avx2 and avx512 sets are built with FMA as well).
+// The baselines compiled for the best kernel set the library finds this CPU runs: built with the same flags, they
+// need the same CPU features and register state, which the library checks.
 const baseline_kernels& kernels_for_cpu() {
-#if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  const bool fma = __builtin_cpu_supports("fma");
-  if (fma && __builtin_cpu_supports("avx512f")) return baseline_avx512::kernels();
-  if (fma && __builtin_cpu_supports("avx2")) return baseline_avx2::kernels();
-  return baseline_sse2::kernels();
-#else
-  return baseline_portable::kernels();
+  const baseline_kernels* const compiled[] = {
+#ifdef VARNORM_HAVE_AVX512
+      &baseline_avx512::kernels(),
 #endif
+#ifdef VARNORM_HAVE_AVX2
+      &baseline_avx2::kernels(),
+#endif
+#ifdef VARNORM_HAVE_SSE2
+      &baseline_sse2::kernels(),
+#endif
+#ifdef VARNORM_HAVE_NEON64
+      &baseline_neon64::kernels(),
+#endif
+      &baseline_scalar::kernels()};
+  for (int i = 0; i < varnorm_isa_count(); ++i) {
+    const char* isa = varnorm_isa_name(i);
+    if (varnorm_isa_supported(isa) == 0) continue;
+    for (const baseline_kernels* set : compiled)
+      if (std::strcmp(set->isa, isa) == 0) return *set;
+  }
+  return baseline_scalar::kernels();
 }
 
 const baseline_kernels& kKernels = kernels_for_cpu();

@@ -7,7 +7,7 @@
 // and the least arithmetic a layer's two sweeps can do (baseline_kernels.hpp), on the NCHW planes of the shape:
 //   forward:  minimal_forward (sum x, sum x^2; then y = x * s)
 //   backward: minimal_backward (sum dy*x, sum dy; then dx = a*dy + b*x + c)
-// The loops are baseline_kernels.inl's, compiled per vector width; the widest set the CPU has runs.
+// The loops are baseline_kernels.inl's, compiled per kernel set; the set of the best one the CPU runs is used.
 // stream: write with non-temporal stores; otherwise regular stores (copy: glibc's memcpy; read2write1: the same
 // vector loop with regular stores). The benchmark calibrates both in the same run and keeps the faster one for
 // each size and thread count (the library streams its output when all its arrays span 24 MiB or more).
@@ -35,7 +35,7 @@ void minimal_forward(float* y, const float* x, std::size_t plane, std::size_t pl
 void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
                       int threads, bool stream);
 
-// The vector width the baselines use on this CPU: "avx512", "avx2" or "sse2".
+// The library's kernel set whose flags compiled the baselines this CPU runs (a name varnorm_isa_name lists).
 const char* baseline_isa();
 
 }  // namespace vnbench

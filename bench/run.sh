@@ -11,7 +11,7 @@
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
 #                      5 longer repetitions in random order, medians: about 5 minutes on 2 cores
-#   --isa=NAME         force the library's kernel set (avx512, avx2, sse2, scalar, neon64; default auto)
+#   --isa=NAME         force the library's kernel set: a name varnorm_isa_name lists (default auto)
 # Arguments after these go to varnorm_bench, after the mode's own: --benchmark_filter=REGEX replaces the
 # mode's filter, e.g. --benchmark_filter='forward/N...C/AUTO/1x2x512x512'.
 # Results: build/bench/results/<mode>-<time>.{json,png,log}, and <mode>-latest.{json,png} pointing to them.

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define VARNORM_VERSION_MAJOR 0
-#define VARNORM_VERSION_MINOR 1
+#define VARNORM_VERSION_MINOR 2
 #define VARNORM_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time checks. */
 #define VARNORM_VERSION (VARNORM_VERSION_MAJOR * 10000 + VARNORM_VERSION_MINOR * 100 + VARNORM_VERSION_PATCH)
@@ -78,12 +78,26 @@ varnorm_status varnorm_backward(const varnorm_desc* desc, const float* x, const 
 
 const char* varnorm_status_string(varnorm_status status); /* never NULL or empty */
 
-/* Kernel set in use: "avx512", "avx2", "sse2", "neon64" or "scalar". */
+/* Kernel set in use: "avx512", "avx2", "sse2", "neon64" or "scalar", always one varnorm_isa_name lists. */
 const char* varnorm_isa(void);
 
-/* "auto" or NULL: the best kernel set this CPU supports. Forcing one is meant for tests and benchmarks;
- * it applies to every thread of the process. */
+/* "auto" or NULL: the best kernel set this CPU supports, the first of varnorm_isa_name's list that
+ * varnorm_isa_supported accepts. A name: that set, or VARNORM_ERROR_UNSUPPORTED when varnorm_isa_supported
+ * rejects it (also for a set this build left out); an unknown name is VARNORM_ERROR_INVALID_ARGUMENT. Either
+ * error keeps the set in use. Forcing one is meant for tests and benchmarks; it applies to every thread of
+ * the process. */
 varnorm_status varnorm_set_isa(const char* name);
+
+/* How many kernel sets this build has (at least 1), whether or not this CPU can run them. Since 0.2. */
+int varnorm_isa_count(void);
+
+/* The name of kernel set `index` (0 <= index < varnorm_isa_count()), best first; the last is "scalar", the
+ * portable set every CPU runs. NULL for any other index. The strings are static. Since 0.2. */
+const char* varnorm_isa_name(int index);
+
+/* 1 when this CPU and OS can run kernel set `name`, so that varnorm_set_isa(name) succeeds; 0 for a set they
+ * cannot run, a set this build left out, an unknown name, "auto" and NULL. Since 0.2. */
+int varnorm_isa_supported(const char* name);
 
 /* The library's version as "MAJOR.MINOR.PATCH"; may differ from VARNORM_VERSION if headers and library
  * come from different releases. */

@@ -137,6 +137,10 @@ inline Status backward(const Shape& shape, const Options& options, Span<const fl
 
 inline const char* isa() noexcept { return varnorm_isa(); }
 inline Status set_isa(const char* name) noexcept { return Status(varnorm_set_isa(name)); }
+// The kernel sets of this build, best first: isa_name(0) ... isa_name(isa_count() - 1); nullptr out of range.
+inline int isa_count() noexcept { return varnorm_isa_count(); }
+inline const char* isa_name(int index) noexcept { return varnorm_isa_name(index); }
+inline bool isa_supported(const char* name) noexcept { return varnorm_isa_supported(name) != 0; }
 inline const char* version() noexcept { return varnorm_version(); }
 
 // The layer as a PyTorch model declares it: owns alpha (and beta) and their gradients.

@@ -56,9 +56,15 @@ const char* varnorm_status_string(varnorm_status status) {
   return "unknown status";
 }
 
-const char* varnorm_isa(void) { return varnorm::detail::active_kernels().name; }
+const char* varnorm_isa(void) { return varnorm::detail::active_isa_name(); }
 
 varnorm_status varnorm_set_isa(const char* name) { return varnorm::detail::select_isa(name); }
+
+int varnorm_isa_count(void) { return varnorm::detail::isa_count(); }
+
+const char* varnorm_isa_name(int index) { return varnorm::detail::isa_name(index); }
+
+int varnorm_isa_supported(const char* name) { return varnorm::detail::isa_supported(name) ? 1 : 0; }
 
 const char* varnorm_version(void) {
   return VARNORM_STRINGIFY(VARNORM_VERSION_MAJOR) "." VARNORM_STRINGIFY(VARNORM_VERSION_MINOR) "." VARNORM_STRINGIFY(

@@ -1,29 +1,59 @@
 #include "dispatch/isa_dispatch.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
-#include <initializer_list>
+#include <iterator>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
 
-namespace varnorm::detail {
+// Every kernel set varnorm has, best first: X(isa, requirement). `isa` is the name varnorm_isa reports and the
+// namespace of the set's kernel_set() (src/kernels/isa_<isa>.cpp); `requirement` says whether this CPU and OS
+// can run it. The one place in the library where a kernel set is named.
+#define VARNORM_KERNEL_SETS(X) \
+  X(avx512, avx512_runs_here)  \
+  X(avx2, avx2_runs_here)      \
+  X(sse2, sse2_runs_here)      \
+  X(neon64, runs_everywhere)   \
+  X(scalar, runs_everywhere)
 
-// Each kernel set is compiled in its own translation unit (see src/kernels/isa_*.cpp).
-namespace scalar { const kernel_table& kernel_set() noexcept; }
-#ifdef VARNORM_HAVE_SSE2
-namespace sse2 { const kernel_table& kernel_set() noexcept; }
+// VARNORM_IF_BUILT_<isa>(yes, no): `yes` for a kernel set compiled into this build (cmake/VarnormKernels.cmake
+// defines VARNORM_HAVE_<ISA> for it), `no` for one left out.
+#ifdef VARNORM_HAVE_AVX512
+#define VARNORM_IF_BUILT_avx512(yes, no) yes
+#else
+#define VARNORM_IF_BUILT_avx512(yes, no) no
 #endif
 #ifdef VARNORM_HAVE_AVX2
-namespace avx2 { const kernel_table& kernel_set() noexcept; }
+#define VARNORM_IF_BUILT_avx2(yes, no) yes
+#else
+#define VARNORM_IF_BUILT_avx2(yes, no) no
 #endif
-#ifdef VARNORM_HAVE_AVX512
-namespace avx512 { const kernel_table& kernel_set() noexcept; }
+#ifdef VARNORM_HAVE_SSE2
+#define VARNORM_IF_BUILT_sse2(yes, no) yes
+#else
+#define VARNORM_IF_BUILT_sse2(yes, no) no
 #endif
 #ifdef VARNORM_HAVE_NEON64
-namespace neon64 { const kernel_table& kernel_set() noexcept; }
+#define VARNORM_IF_BUILT_neon64(yes, no) yes
+#else
+#define VARNORM_IF_BUILT_neon64(yes, no) no
 #endif
+#ifdef VARNORM_HAVE_SCALAR
+#define VARNORM_IF_BUILT_scalar(yes, no) yes
+#else
+#error "every build has the scalar kernel set: the one that runs on any CPU"
+#endif
+
+namespace varnorm::detail {
+
+#define VARNORM_DECLARE_KERNEL_SET(isa, requirement) \
+  namespace isa {                                    \
+  const kernel_table& kernel_set() noexcept;         \
+  }
+VARNORM_KERNEL_SETS(VARNORM_DECLARE_KERNEL_SET)
 
 namespace {
 
@@ -63,74 +93,108 @@ cpu_features read_cpu_features() noexcept {
   }
   return f;
 }
+
+// Each x86 set needs the instructions its compiler flags allow (cmake/VarnormKernels.cmake) and the OS saving
+// the registers they use: SSE and AVX state for avx2, opmask and upper ZMM state as well for avx512.
+[[maybe_unused]] bool sse2_runs_here() noexcept { return read_cpu_features().sse2; }
+
+[[maybe_unused]] bool avx2_runs_here() noexcept {
+  const cpu_features cpu = read_cpu_features();
+  return cpu.avx2 && cpu.fma && (enabled_register_state() & 0x6u) == 0x6u;
+}
+
+[[maybe_unused]] bool avx512_runs_here() noexcept {
+  const cpu_features cpu = read_cpu_features();
+  return cpu.avx512f && cpu.avx512cd && cpu.avx512dq && cpu.avx512bw && cpu.fma &&
+         (enabled_register_state() & 0xE6u) == 0xE6u;
+}
 #endif
 
-// Candidates from best to worst; a name this build does not know at all is "unknown", not "unsupported".
-const kernel_table* lookup(const char* name, bool* known) noexcept {
-  static const char* const kAllNames[] = {"avx512", "avx2", "sse2", "neon64", "scalar"};
-  *known = false;
-  for (const char* n : kAllNames)
-    if (std::strcmp(n, name) == 0) *known = true;
-  if (!*known) return nullptr;
-#if defined(__x86_64__) || defined(_M_X64)
-  const cpu_features cpu = read_cpu_features();
-  const unsigned long long xcr0 = enabled_register_state();
-  const bool ymm_state = (xcr0 & 0x6u) == 0x6u;     // SSE and AVX state
-  const bool zmm_state = (xcr0 & 0xE6u) == 0xE6u;   // plus opmask and upper ZMM state
-  (void)ymm_state;  // unused when a kernel set is left out of the build
-  (void)zmm_state;
-#endif
-#ifdef VARNORM_HAVE_AVX512
-  if (std::strcmp(name, "avx512") == 0)
-    return cpu.avx512f && cpu.avx512cd && cpu.avx512dq && cpu.avx512bw && zmm_state ? &avx512::kernel_set()
-                                                                                     : nullptr;
-#endif
-#ifdef VARNORM_HAVE_AVX2
-  if (std::strcmp(name, "avx2") == 0) return cpu.avx2 && cpu.fma && ymm_state ? &avx2::kernel_set() : nullptr;
-#endif
-#ifdef VARNORM_HAVE_SSE2
-  if (std::strcmp(name, "sse2") == 0) return cpu.sse2 ? &sse2::kernel_set() : nullptr;
-#endif
-#ifdef VARNORM_HAVE_NEON64
-  if (std::strcmp(name, "neon64") == 0) return &neon64::kernel_set();
-#endif
-  if (std::strcmp(name, "scalar") == 0) return &scalar::kernel_set();
+// neon64 is part of the AArch64 baseline, scalar of every build target's.
+bool runs_everywhere() noexcept { return true; }
+
+struct kernel_set_entry {
+  const char* name;
+  bool (*runs_here)() noexcept;
+  const kernel_table& (*kernels)() noexcept;
+};
+
+#define VARNORM_ENTRY(isa, requirement) kernel_set_entry{#isa, &requirement, &isa::kernel_set},
+#define VARNORM_NAME(isa, requirement) #isa,
+#define VARNORM_NOTHING(isa, requirement)
+#define VARNORM_BUILT_ENTRY(isa, requirement) VARNORM_IF_BUILT_##isa(VARNORM_ENTRY, VARNORM_NOTHING)(isa, requirement)
+#define VARNORM_LEFT_OUT_NAME(isa, requirement) VARNORM_IF_BUILT_##isa(VARNORM_NOTHING, VARNORM_NAME)(isa, requirement)
+
+// The kernel sets of this build, best first: what selection, varnorm_isa and the enumeration all read.
+constexpr kernel_set_entry kKernelSets[] = {VARNORM_KERNEL_SETS(VARNORM_BUILT_ENTRY)};
+constexpr std::size_t kKernelSetCount = std::size(kKernelSets);
+static_assert(kKernelSets[kKernelSetCount - 1].kernels == &scalar::kernel_set,
+              "scalar, which runs everywhere, comes last: the set chosen when no better one runs");
+
+// Kernel sets varnorm has that this build left out (nullptr ends the list): forcing one is UNSUPPORTED, as on
+// a CPU that lacks it, not an unknown name.
+constexpr const char* kLeftOutNames[] = {VARNORM_KERNEL_SETS(VARNORM_LEFT_OUT_NAME) nullptr};
+
+const kernel_set_entry* built_set_named(const char* name) noexcept {
+  for (const kernel_set_entry& set : kKernelSets)
+    if (std::strcmp(set.name, name) == 0) return &set;
   return nullptr;
 }
 
-const kernel_table& best_kernels() noexcept {
-  for (const char* name : {"avx512", "avx2", "sse2", "neon64"}) {
-    bool known = false;
-    if (const kernel_table* t = lookup(name, &known)) return *t;
-  }
-  return scalar::kernel_set();
+bool left_out_of_build(const char* name) noexcept {
+  for (const char* const* left_out = kLeftOutNames; *left_out != nullptr; ++left_out)
+    if (std::strcmp(*left_out, name) == 0) return true;
+  return false;
 }
 
-std::atomic<const kernel_table*> g_active{nullptr};
+const kernel_set_entry& best_runnable_set() noexcept {
+  for (const kernel_set_entry& set : kKernelSets)
+    if (set.runs_here()) return set;
+  return kKernelSets[kKernelSetCount - 1];
+}
+
+// The entry, not its kernel table, so that varnorm_isa reports the registry's name.
+std::atomic<const kernel_set_entry*> g_active{nullptr};
+
+const kernel_set_entry& active_set() noexcept {
+  const kernel_set_entry* set = g_active.load(std::memory_order_acquire);
+  if (set == nullptr) {
+    // Racing first calls all store the same entry.
+    set = &best_runnable_set();
+    g_active.store(set, std::memory_order_release);
+  }
+  return *set;
+}
 
 }  // namespace
 
-const kernel_table& active_kernels() noexcept {
-  const kernel_table* t = g_active.load(std::memory_order_acquire);
-  if (t == nullptr) {
-    // Racing first calls all store the same table.
-    t = &best_kernels();
-    g_active.store(t, std::memory_order_release);
-  }
-  return *t;
-}
+const kernel_table& active_kernels() noexcept { return active_set().kernels(); }
+
+const char* active_isa_name() noexcept { return active_set().name; }
 
 varnorm_status select_isa(const char* name) noexcept {
   if (name == nullptr || std::strcmp(name, "auto") == 0) {
-    g_active.store(&best_kernels(), std::memory_order_release);
+    g_active.store(&best_runnable_set(), std::memory_order_release);
     return VARNORM_OK;
   }
-  bool known = false;
-  const kernel_table* t = lookup(name, &known);
-  if (!known) return VARNORM_ERROR_INVALID_ARGUMENT;
-  if (t == nullptr) return VARNORM_ERROR_UNSUPPORTED;
-  g_active.store(t, std::memory_order_release);
+  const kernel_set_entry* set = built_set_named(name);
+  if (set == nullptr) return left_out_of_build(name) ? VARNORM_ERROR_UNSUPPORTED : VARNORM_ERROR_INVALID_ARGUMENT;
+  if (!set->runs_here()) return VARNORM_ERROR_UNSUPPORTED;
+  g_active.store(set, std::memory_order_release);
   return VARNORM_OK;
+}
+
+int isa_count() noexcept { return static_cast<int>(kKernelSetCount); }
+
+const char* isa_name(int index) noexcept {
+  if (index < 0 || index >= isa_count()) return nullptr;
+  return kKernelSets[static_cast<std::size_t>(index)].name;
+}
+
+bool isa_supported(const char* name) noexcept {
+  if (name == nullptr) return false;
+  const kernel_set_entry* set = built_set_named(name);
+  return set != nullptr && set->runs_here();
 }
 
 }  // namespace varnorm::detail

@@ -68,6 +68,14 @@ int main(void) {
     fprintf(stderr, "header version %s, library version %s\n", header_version, varnorm_version());
     return 1;
   }
+  /* The kernel set in use is one the library lists and this CPU runs. */
+  int listed = 0;
+  for (int i = 0; i < varnorm_isa_count(); ++i) listed += strcmp(varnorm_isa_name(i), varnorm_isa()) == 0;
+  if (listed != 1 || varnorm_isa_supported(varnorm_isa()) != 1) {
+    fprintf(stderr, "kernel set %s: listed %d times, supported %d\n", varnorm_isa(), listed,
+            varnorm_isa_supported(varnorm_isa()));
+    return 1;
+  }
   const int bad = check_forward(VARNORM_LAYOUT_NCHW, 1, 0, 0) + check_forward(VARNORM_LAYOUT_NHWC, 0, 0, 1) +
                   check_forward(VARNORM_LAYOUT_NHWC, 1, 1, 1);
   printf("C consumer: varnorm %s, %s kernels: %s\n", varnorm_version(), varnorm_isa(), bad ? "FAILED" : "ok");

@@ -58,6 +58,8 @@ int main() {
     }
   }
   for (std::size_t c = 0; c < dalpha.size(); ++c) bad += !close_enough(layer.alpha_grad()[c], dalpha[c]);
+  // The kernel set in use is one this CPU runs, and the last listed one is the portable set.
+  bad += !varnorm::isa_supported(varnorm::isa()) + (varnorm::isa_name(varnorm::isa_count() - 1) == nullptr);
 
   std::printf("C++ consumer: varnorm %s, %s kernels: %s\n", varnorm::version(), varnorm::isa(),
               bad ? "FAILED" : "ok");

@@ -570,7 +570,7 @@ void save_statistics(const call& c, std::vector<float>& arena) {
   f.slots[BETA].present = false;
   const call sep = separated(f);
   std::vector<float> sa = separated_arena(f, arena, sep);
-  isa_scope scope("scalar");
+  isa_scope scope(reference_isa());
   check(run(sep, sa, 1) == VARNORM_OK, "forward for saved statistics failed");
   for (role r : {MEAN, RSTD})
     std::copy_n(sa.begin() + sep.slots[r].offset, c.slots[r].count, arena.begin() + c.slots[r].offset);
@@ -659,7 +659,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (!compare) continue;
     check_results(c, expected, aliased, have_scalar ? &scalar_results : nullptr);
-    if (isa == "scalar") {
+    if (isa == reference_isa()) {
       scalar_results = aliased;
       have_scalar = true;
     }

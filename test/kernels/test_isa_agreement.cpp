@@ -54,8 +54,8 @@ std::vector<variant> variants_for(std::int64_t m, std::size_t shape_index) {
   return {{first, true, per_sample}, {1 - first, false, !per_sample}};
 }
 
-// Runs every supported kernel set (scalar first, as supported_isas() lists it) on one case with every
-// algorithm: each within the bound of the oracle, each other set within the bounds of scalar's result.
+// Runs every supported kernel set (the scalar reference first, as supported_isas() lists it) on one case with
+// every algorithm: each within the bound of the oracle, each other set within the bounds of scalar's result.
 void check_every_isa(const layer_case& base, const oracle_reference& ref, const std::vector<std::string>& isas) {
   for (varnorm_algorithm algorithm : kAllAlgorithms) {
     layer_case c = base;
@@ -76,7 +76,7 @@ void check_every_isa(const layer_case& base, const oracle_reference& ref, const 
         const float expected = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.eps)));
         for (float r : f.rstd) CHECK(r == expected);
       }
-      if (isa == "scalar") {
+      if (isa == reference_isa()) {
         have_scalar = true;
         scalar_f = f;
         scalar_b = b;
@@ -91,7 +91,8 @@ void check_every_isa(const layer_case& base, const oracle_reference& ref, const 
 void check_shapes(const std::vector<varnorm_desc>& shapes, std::uint64_t seed) {
   const std::vector<std::string> isas = supported_isas();
   REQUIRE(!isas.empty());
-  if (isas.front() != "scalar") WARN("VARNORM_TEST_ISAS excludes scalar: kernel sets are compared with the oracle only");
+  if (isas.front() != reference_isa())
+    WARN("VARNORM_TEST_ISAS excludes scalar: kernel sets are compared with the oracle only");
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const varnorm_desc& s = shapes[i];
     for (const variant& v : variants_for(s.h * s.w, i)) {

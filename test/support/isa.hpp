@@ -27,18 +27,23 @@ inline bool isa_allowed(const std::string& name) {
 inline bool select_default_isa() {
   const char* list = std::getenv("VARNORM_TEST_ISAS");
   if (list == nullptr || *list == '\0') return varnorm_set_isa("auto") == VARNORM_OK;
-  // Best first, as the library itself ranks them.
-  for (const char* name : {"avx512", "avx2", "sse2", "neon64", "scalar"})
+  for (int i = 0; i < varnorm_isa_count(); ++i) {  // best first
+    const char* name = varnorm_isa_name(i);
     if (isa_allowed(name) && varnorm_set_isa(name) == VARNORM_OK) return true;
+  }
   return false;
 }
 
+// The portable kernel set the others are compared with: the library lists it last, and every CPU runs it.
+inline std::string reference_isa() { return varnorm_isa_name(varnorm_isa_count() - 1); }
+
+// The permitted kernel sets this machine supports, the reference first and the best last.
 inline std::vector<std::string> supported_isas() {
   std::vector<std::string> out;
-  for (const char* name : {"scalar", "sse2", "avx2", "avx512", "neon64"}) {
-    if (isa_allowed(name) && varnorm_set_isa(name) == VARNORM_OK) out.emplace_back(name);
+  for (int i = varnorm_isa_count() - 1; i >= 0; --i) {
+    const char* name = varnorm_isa_name(i);
+    if (isa_allowed(name) && varnorm_isa_supported(name)) out.emplace_back(name);
   }
-  select_default_isa();
   return out;
 }
 
