@@ -1,10 +1,9 @@
-// The "neon64" kernel set: kernel_source.inl compiled for AArch64 (NEON is part of the baseline).
+// The neon64 kernel set: kernel_source.inl compiled with the flags cmake/VarnormKernels.cmake gives it.
 #include "kernels/vector_ops.hpp"
 
 namespace varnorm::detail::neon64 {
 using kernel_arch = xsimd::neon64;
 constexpr int kernel_max_vectors = 8;  // 32 NEON registers
-constexpr const char* kernel_name = "neon64";
 }  // namespace varnorm::detail::neon64
 
 #define VARNORM_KERNEL_NAMESPACE neon64

@@ -1,10 +1,9 @@
-// The "sse2" kernel set: kernel_source.inl compiled with -msse2 (the x86-64 baseline).
+// The sse2 kernel set: kernel_source.inl compiled with the flags cmake/VarnormKernels.cmake gives it.
 #include "kernels/vector_ops.hpp"
 
 namespace varnorm::detail::sse2 {
 using kernel_arch = xsimd::sse2;
 constexpr int kernel_max_vectors = 4;  // 16 xmm registers
-constexpr const char* kernel_name = "sse2";
 }  // namespace varnorm::detail::sse2
 
 #define VARNORM_KERNEL_NAMESPACE sse2

@@ -32,8 +32,8 @@ namespace {
 #include "kernels/elementwise.inl"
 #include "kernels/gradients.inl"
 
-constexpr kernel_table kTable = {kernel_name,     largest_row_sharing_plane(), block_moments, block_scale,
-                                 block_grad_sums, block_grad_apply};
+constexpr kernel_table kTable = {largest_row_sharing_plane(), block_moments, block_scale, block_grad_sums,
+                                 block_grad_apply};
 
 }  // namespace
 

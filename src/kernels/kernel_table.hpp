@@ -11,8 +11,6 @@
 namespace varnorm::detail {
 
 struct kernel_table {
-  const char* name;  // as varnorm_isa() reports it
-
   // NCHW planes of at most this many values are walked side by side when a block holds several of them (its
   // plane_stride set), each with the bits it gets alone; larger planes of such a block are walked one by one.
   std::int64_t row_sharing_plane_positions;
