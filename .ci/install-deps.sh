@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libxsimd-dev libtbb-dev catch2 libbenchmark-dev libdnnl-dev python3-matplotlib
   g++-aarch64-linux-gnu qemu-user
-  clang-14 libclang-rt-14-dev valgrind
+  clang-14 libclang-rt-14-dev clang-format-14 valgrind
 )
 
 missing=()

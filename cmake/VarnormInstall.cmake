@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Install rules: headers, libvarnorm.a, the CMake package (find_package(varnorm CONFIG) -> varnorm::varnorm)
 # and varnorm.pc for pkg-config. Included by the top-level CMakeLists.txt when VARNORM_INSTALL is ON.
 include(CMakePackageConfigHelpers)
@@ -93,3 +94,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/varnormConfigVersion.cmak
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/varnormConfig.cmake ${PROJECT_BINARY_DIR}/varnormConfigVersion.cmake
         DESTINATION ${VARNORM_INSTALL_CMAKEDIR} COMPONENT varnorm_development)
+
+# The license (Apache-2.0: varnorm_LICENSE in the CMake package, License in varnorm.pc) travels with the
+# library it covers.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/NOTICE DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        COMPONENT varnorm_development)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine and runs every test of varnorm: the unit tests (with TBB and without),
-# the installed-package consumers and the example, the sanitizer and valgrind runs, the fuzzer for a
-# bounded time, the AArch64 build under qemu, and the benchmark smoke run.
+# Sets up a fresh Debian 12 machine and runs every test of varnorm: the source format check, the unit tests
+# (with TBB and without), the installed-package consumers and the example, the sanitizer and valgrind runs,
+# the fuzzer for a bounded time, the AArch64 build under qemu, and the benchmark smoke run.
 # Usage: bash test/run.sh [stage...]     (no stage: all of them; stages are listed in `all_stages` below)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,12 @@ configure_build_test() {  # name, cmake args...
   ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 600
 }
 
+# The C and C++ sources against .clang-format: lists every file clang-format-14 would change, changes none.
+stage_format() {
+  find src include test bench examples tools -type f \
+    \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.c' -o -name '*.inl' \) \
+    -not -path 'test/fuzz/corpus/*' -print0 | sort -z | xargs -0 clang-format-14 --dry-run -Werror
+}
 stage_unit() { configure_build_test release -DVARNORM_WITH_TBB=ON; }
 stage_no_tbb() { configure_build_test no-tbb -DVARNORM_WITH_TBB=OFF; }
 stage_consumers() { bash test/consumer/run.sh; }
@@ -27,7 +33,7 @@ stage_fuzz() { bash test/fuzz/run.sh; }
 stage_arm() { bash test/arm/run.sh; }
 stage_bench_smoke() { bash bench/run.sh --smoke; }
 
-all_stages=(unit no_tbb consumers sanitizers fuzz arm bench_smoke)
+all_stages=(format unit no_tbb consumers sanitizers fuzz arm bench_smoke)
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=("${all_stages[@]}")
 

@@ -1,4 +1,4 @@
-// The accuracy promise of varnorm.h / README "Statistics": the relative error of var is at most
+// The accuracy promise of varnorm.h / README "Accuracy": the relative error of var is at most
 // 4 * ceil(log2 M) * kappa * 2^-24, kappa = sqrt(1 + M*mean^2 / sum((x - mean)^2)). Checked against the
 // long double oracle for M from 2 to 2^20 and |mean|/std from 0 to 1e4, Gaussian, ramp, spiky, outlier-first and
 // step planes, both layouts, every algorithm, every kernel set. var is read back from rstd with eps = 0.

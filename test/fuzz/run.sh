@@ -9,6 +9,7 @@ root=$(pwd)
 jobs=${VARNORM_JOBS:-$(nproc)}
 seconds=${FUZZ_SECONDS:-60}
 dir="$root/build/fuzz"
+mkdir -p "$root/build"  # the configure log lies next to the build folder, which cmake creates
 
 start=$(date +%s)
 cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 jobs=${VARNORM_JOBS:-$(nproc)}
 status=0
+mkdir -p "$root/build"  # the configure logs lie next to the build folders, which cmake creates
 
 configure_build() {  # dir, cmake args...
   local dir=$1; shift

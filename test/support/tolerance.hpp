@@ -2,7 +2,7 @@
 // variance, carried through the float operations that follow it (first-order error analysis; u = 2^-24 is
 // float's unit roundoff). Each bound is per element; a comparison reports the worst |error| / bound.
 //
-// The promise (README "Statistics"): the relative error of var is at most 4 * ceil(log2 M) * kappa * u,
+// The promise (README "Accuracy"): the relative error of var is at most 4 * ceil(log2 M) * kappa * u,
 // kappa = sqrt(1 + M*mean^2 / sum((x - mean)^2)). The same form, with the condition of a sum
 // (sum|v| / |sum v|) in place of kappa, bounds the float sums the library forms: sum(x) for the mean, and
 // sum(dy * x), sum(dy) for the gradients.
