@@ -6,7 +6,8 @@
 //   TORCH_CHECK_TYPE  -> TypeError   (not a float32 CPU dense tensor)
 //   TORCH_CHECK_VALUE -> ValueError  (rank, channel count, alpha shape, eps, correction)
 //   TORCH_CHECK       -> RuntimeError (a status from the library, with varnorm_status_string's text)
-// Inside TorchScript every one of them surfaces as torch.jit.Error, a RuntimeError.
+//   TORCH_CHECK_NOT_IMPLEMENTED -> NotImplementedError, a RuntimeError (forward-mode AD)
+// Inside TorchScript every one of them surfaces as a RuntimeError with the same message.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -248,6 +249,9 @@ class VarianceNormFunction : public torch::autograd::Function<VarianceNormFuncti
 };
 
 at::Tensor variance_norm_autograd(const at::Tensor& input, const at::Tensor& alpha, double eps, int64_t correction) {
+  // Without this check, dual tensors would get an output with no tangent: a silently wrong forward-mode result.
+  TORCH_CHECK_NOT_IMPLEMENTED(!input._fw_grad(/*level=*/0).defined() && !alpha._fw_grad(/*level=*/0).defined(),
+                              kOpName, ": forward-mode AD (dual tensors) is not implemented; use backward()");
   // Nothing to differentiate (inference under no_grad, or frozen inputs): no statistics, no graph node.
   if (!at::GradMode::is_enabled() || !(input.requires_grad() || alpha.requires_grad())) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;

@@ -4,7 +4,7 @@ TypeError   the input or alpha is not a dense float32 CPU tensor (float64, float
 ValueError  not 4-D, channel count not matching the module, alpha of the wrong shape, labels not matching the
             batch, eps negative or not finite, correction not 0 or 1
 RuntimeError a status from the library, with varnorm_status_string's text (planes of one value: the unbiased
-            variance is undefined); a double backward (not implemented)
+            variance is undefined); a double backward; forward-mode AD (NotImplementedError, a RuntimeError)
 """
 import unittest
 
@@ -100,6 +100,19 @@ class ErrorTest(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, "grad_output has dtype torch.float64"):
             torch.ops.varnorm.variance_norm_backward(self.x.double(), self.x, torch.ones(3), mean, rstd,
                                                      1e-5, 1, [True, True])
+
+    def test_forward_mode_ad_raises_not_implemented_error(self):
+        import torch.autograd.forward_ad as forward_ad
+        for dual_argument in ("input", "alpha"):
+            with self.subTest(dual=dual_argument), forward_ad.dual_level():
+                x = self.x
+                alpha = torch.ones(3)
+                if dual_argument == "input":
+                    x = forward_ad.make_dual(x, torch.randn_like(x))
+                else:
+                    alpha = forward_ad.make_dual(alpha, torch.randn_like(alpha))
+                with self.assertRaisesRegex(NotImplementedError, "forward-mode AD"):
+                    varnorm_torch.variance_norm(x, alpha)
 
     def test_double_backward_raises_runtime_error(self):
         x = self.x.clone().requires_grad_()

@@ -1,5 +1,5 @@
 """TorchScript: scripted modules and functions call the same operators (bitwise the same results and gradients),
-survive torch.jit.save / torch.jit.load, and report bad inputs as RuntimeError (torch.jit.Error)."""
+survive torch.jit.save / torch.jit.load, and report bad inputs as RuntimeError with the operator's message."""
 import io
 import unittest
 

@@ -10,8 +10,9 @@ The operators are torch.ops.varnorm.variance_norm (differentiable: the backward 
 backward on the saved statistics), torch.ops.varnorm.variance_norm_forward / variance_norm_backward (the two
 halves, for tests and custom graphs), torch.ops.varnorm.library_version() and torch.ops.varnorm.isa().
 Errors: TypeError for a tensor that is not float32, on the CPU and dense; ValueError for a wrong rank, channel
-count, alpha shape, eps or correction; RuntimeError for a status from the library (e.g. planes of one value).
-Inside TorchScript all of them arrive as torch.jit.Error (a RuntimeError) carrying the same message.
+count, alpha shape, eps or correction; RuntimeError for a status from the library (e.g. planes of one value)
+and a double backward; NotImplementedError (a RuntimeError) for forward-mode AD. Inside TorchScript all of them
+arrive as RuntimeError carrying the same message.
 """
 import torch
 
