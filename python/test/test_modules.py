@@ -63,8 +63,18 @@ class StateDictTest(unittest.TestCase):
         replacement = varnorm_torch.convert(reference.ConditionalVarianceNorm2d(4, 3))
         replacement.load_state_dict(original.state_dict())
         x = torch.randn(3, 4, 5, 5)
+        dy = torch.randn(3, 4, 5, 5)
         label = torch.tensor([2])
-        torch.testing.assert_close(replacement(x, label), original(x, label), rtol=1e-5, atol=1e-6)
+        outputs = []
+        for module in (original, replacement):
+            y = module(x, label)
+            y.backward(dy)
+            outputs.append((y.detach(), module.embed.weight.grad))
+        (expected, expected_grad), (actual, actual_grad) = outputs
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
+        # The gradient reaches only the label's row, summed over the batch as the original's broadcast does.
+        self.assertEqual(actual_grad[[0, 1]].abs().max().item(), 0.0)
+        torch.testing.assert_close(actual_grad, expected_grad, rtol=1e-5, atol=1e-5)
 
 
 class ConvertTest(unittest.TestCase):

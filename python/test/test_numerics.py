@@ -51,6 +51,15 @@ class ForwardBackwardTest(BoundsTestCase):
                             self.assertEqual(result.is_contiguous(memory_format=torch.channels_last) and
                                              not result.is_contiguous(), channels_last, what)
 
+    def test_slice_of_a_channels_last_tensor_stays_channels_last(self):
+        # Not dense, so copied first; its strides are channels-last-ordered, so the copy and the output are NHWC.
+        torch.manual_seed(11)
+        whole = torch.randn(2, 6, 10, 8).contiguous(memory_format=torch.channels_last)
+        x = whole[:, :, ::2, :]
+        self.assertFalse(x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last))
+        y, dx = self.check(x, 1 + 0.02 * torch.randn(6), "channels_last slice")
+        self.assertTrue(y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous())
+
     def test_ncsnpp_shapes(self):
         torch.manual_seed(2)
         for shape in [(1, 64, 64, 64), (2, 16, 128, 128), (1, 4, 256, 256), (8, 256, 8, 8)]:
