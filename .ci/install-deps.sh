@@ -8,6 +8,7 @@ packages=(
   libxsimd-dev libtbb-dev catch2 libbenchmark-dev libdnnl-dev python3-matplotlib
   g++-aarch64-linux-gnu qemu-user
   clang-14 libclang-rt-14-dev clang-format-14 valgrind
+  python3-torch libtorch-dev python3-numpy
 )
 
 missing=()

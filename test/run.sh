@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every test of varnorm: the source format check, the unit tests
 # (with TBB and without), the installed-package consumers and the example, the sanitizer and valgrind runs,
-# the fuzzer for a bounded time, the AArch64 build under qemu, and the benchmark smoke run.
+# the fuzzer for a bounded time, the AArch64 build under qemu, the benchmark smoke run, and the PyTorch
+# extension's tests.
 # Usage: bash test/run.sh [stage...]     (no stage: all of them; stages are listed in `all_stages` below)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +33,9 @@ stage_sanitizers() { bash test/sanitize/run.sh; }
 stage_fuzz() { bash test/fuzz/run.sh; }
 stage_arm() { bash test/arm/run.sh; }
 stage_bench_smoke() { bash bench/run.sh --smoke; }
+stage_torch() { bash python/test/run.sh; }
 
-all_stages=(format unit no_tbb consumers sanitizers fuzz arm bench_smoke)
+all_stages=(format unit no_tbb consumers sanitizers fuzz arm bench_smoke torch)
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=("${all_stages[@]}")
 
