@@ -20,7 +20,7 @@ namespace vnbench {
 struct baseline_kernels {
   const char* isa;  // the library's kernel set whose flags compiled these loops (a name varnorm_isa_name lists)
   void (*write)(float* dst, const float* a, const float* b, std::size_t count, bool stream);  // b may be NULL
-  double (*sum)(const float* a, const float* b, std::size_t count);                          // b may be NULL
+  double (*sum)(const float* a, const float* b, std::size_t count);                           // b may be NULL
   void (*forward_planes)(float* y, const float* x, std::size_t plane, std::size_t planes, bool stream);
   void (*backward_planes)(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
                           bool stream);
@@ -28,18 +28,28 @@ struct baseline_kernels {
 
 // One per kernel set this build compiles (VARNORM_HAVE_<ISA>, from cmake/VarnormKernels.cmake).
 #ifdef VARNORM_HAVE_AVX512
-namespace baseline_avx512 { const baseline_kernels& kernels(); }
+namespace baseline_avx512 {
+const baseline_kernels& kernels();
+}
 #endif
 #ifdef VARNORM_HAVE_AVX2
-namespace baseline_avx2 { const baseline_kernels& kernels(); }
+namespace baseline_avx2 {
+const baseline_kernels& kernels();
+}
 #endif
 #ifdef VARNORM_HAVE_SSE2
-namespace baseline_sse2 { const baseline_kernels& kernels(); }
+namespace baseline_sse2 {
+const baseline_kernels& kernels();
+}
 #endif
 #ifdef VARNORM_HAVE_NEON64
-namespace baseline_neon64 { const baseline_kernels& kernels(); }
+namespace baseline_neon64 {
+const baseline_kernels& kernels();
+}
 #endif
-namespace baseline_scalar { const baseline_kernels& kernels(); }
+namespace baseline_scalar {
+const baseline_kernels& kernels();
+}
 
 }  // namespace vnbench
 

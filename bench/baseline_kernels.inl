@@ -1,6 +1,6 @@
 // The baseline kernels (see baseline_kernels.hpp), compiled once per kernel set of the library: the including
-// file defines VARNORM_BENCH_KERNEL_SET (the set's name, as varnorm_isa_name lists it) and
-// VARNORM_BENCH_VECTOR_BYTES, and is compiled with that set's flags.
+// file defines VARNORM_BENCH_KERNEL_SET (the set's name, as varnorm_isa_name lists it), VARNORM_BENCH_NAMESPACE
+// (baseline_<set>) and VARNORM_BENCH_VECTOR_BYTES, and is compiled with that set's flags.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,13 +11,11 @@
 #include <immintrin.h>
 #endif
 
-// The namespace baseline_<set>, and the set's name as a string.
-#define VARNORM_BENCH_JOIN(a, b) a##b
-#define VARNORM_BENCH_NAMESPACE(set) VARNORM_BENCH_JOIN(baseline_, set)
+// The set's name as a string.
 #define VARNORM_BENCH_QUOTE(set) #set
 #define VARNORM_BENCH_NAME(set) VARNORM_BENCH_QUOTE(set)
 
-namespace vnbench::VARNORM_BENCH_NAMESPACE(VARNORM_BENCH_KERNEL_SET) {
+namespace vnbench::VARNORM_BENCH_NAMESPACE {
 namespace {
 
 using vec = float __attribute__((vector_size(VARNORM_BENCH_VECTOR_BYTES)));
@@ -83,8 +81,7 @@ void dot_and_sum(const float* a, const float* b, std::size_t n, double& dot, dou
 
 // out[i] = p * u[i] + q * v[i] + r (v == nullptr: out[i] = p * u[i]); a scalar head up to a vector-aligned
 // out when streaming, the vector body, a scalar tail.
-void elementwise(float* out, const float* u, const float* v, std::size_t n, float p, float q, float r,
-                 bool stream) {
+void elementwise(float* out, const float* u, const float* v, std::size_t n, float p, float q, float r, bool stream) {
   std::size_t i = 0;
   auto scalar = [&](std::size_t j) { out[j] = v == nullptr ? p * u[j] : p * u[j] + (q * v[j] + r); };
   if (stream)
@@ -185,8 +182,7 @@ void forward_planes(float* y, const float* x, std::size_t plane, std::size_t pla
   }
 }
 
-void backward_planes(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
-                     bool stream) {
+void backward_planes(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes, bool stream) {
   const double m = static_cast<double>(plane);
   for (std::size_t p = 0; p < planes; ++p) {
     const std::size_t at = p * plane;
@@ -203,9 +199,9 @@ void backward_planes(float* dx, const float* x, const float* dy, std::size_t pla
 }  // namespace
 
 const baseline_kernels& kernels() {
-  static constexpr baseline_kernels kSet = {VARNORM_BENCH_NAME(VARNORM_BENCH_KERNEL_SET), write, sum,
-                                            forward_planes, backward_planes};
+  static constexpr baseline_kernels kSet = {VARNORM_BENCH_NAME(VARNORM_BENCH_KERNEL_SET), write, sum, forward_planes,
+                                            backward_planes};
   return kSet;
 }
 
-}  // namespace vnbench::VARNORM_BENCH_NAMESPACE(VARNORM_BENCH_KERNEL_SET)
+}  // namespace vnbench::VARNORM_BENCH_NAMESPACE

@@ -162,8 +162,8 @@ void minimal_forward(float* y, const float* x, std::size_t plane, std::size_t pl
       1);
 }
 
-void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
-                      int threads, bool stream) {
+void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes, int threads,
+                      bool stream) {
   for_slices(
       planes, threads,
       [&](std::size_t begin, std::size_t end, std::size_t) {

@@ -32,8 +32,8 @@ double read2_floats(const float* a, const float* b, std::size_t count, int threa
 // The minimal kernels over `planes` planes of `plane` floats; threads > 1: whole planes, one contiguous range
 // of planes per thread.
 void minimal_forward(float* y, const float* x, std::size_t plane, std::size_t planes, int threads, bool stream);
-void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes,
-                      int threads, bool stream);
+void minimal_backward(float* dx, const float* x, const float* dy, std::size_t plane, std::size_t planes, int threads,
+                      bool stream);
 
 // The library's kernel set whose flags compiled the baselines this CPU runs (a name varnorm_isa_name lists).
 const char* baseline_isa();

@@ -36,8 +36,7 @@ class OnednnLayerNorm final : public OnednnPeer {
     const dnnl::layer_normalization_forward::primitive_desc fwd_pd(
         dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, data, eps, flags), engine_);
     const dnnl::layer_normalization_backward::primitive_desc bwd_pd(
-        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, data, data, eps, flags), engine_,
-        fwd_pd);
+        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, data, data, eps, flags), engine_, fwd_pd);
     forward_ = dnnl::layer_normalization_forward(fwd_pd);
     backward_ = dnnl::layer_normalization_backward(bwd_pd);
 

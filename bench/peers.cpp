@@ -19,8 +19,8 @@ PlaneView plane_view(const Shape4& s, bool nhwc, std::size_t n, std::size_t c) {
 
 }  // namespace
 
-void naive_forward(const Shape4& s, bool nhwc, const float* x, const float* alpha, float* y, float* mean,
-                   float* rstd, float eps, int correction) {
+void naive_forward(const Shape4& s, bool nhwc, const float* x, const float* alpha, float* y, float* mean, float* rstd,
+                   float eps, int correction) {
   const std::size_t channels = static_cast<std::size_t>(s.c), m = s.plane_size();
   for (std::size_t n = 0; n < static_cast<std::size_t>(s.n); ++n) {
     for (std::size_t c = 0; c < channels; ++c) {
@@ -49,8 +49,8 @@ void naive_forward(const Shape4& s, bool nhwc, const float* x, const float* alph
   }
 }
 
-void naive_backward(const Shape4& s, bool nhwc, const float* x, const float* alpha, const float* dy,
-                    const float* mean, const float* rstd, float* dx, float* dalpha, int correction) {
+void naive_backward(const Shape4& s, bool nhwc, const float* x, const float* alpha, const float* dy, const float* mean,
+                    const float* rstd, float* dx, float* dalpha, int correction) {
   const std::size_t channels = static_cast<std::size_t>(s.c), m = s.plane_size();
   for (std::size_t c = 0; c < channels; ++c) dalpha[c] = 0.0f;
   for (std::size_t n = 0; n < static_cast<std::size_t>(s.n); ++n) {
@@ -68,8 +68,7 @@ void naive_backward(const Shape4& s, bool nhwc, const float* x, const float* alp
       if (v.stride == 1) {
         for (std::size_t i = 0; i < m; ++i) dxp[i] = k1 * dyp[i] - k2 * (xp[i] - mu);
       } else {
-        for (std::size_t i = 0; i < m; ++i)
-          dxp[i * v.stride] = k1 * dyp[i * v.stride] - k2 * (xp[i * v.stride] - mu);
+        for (std::size_t i = 0; i < m; ++i) dxp[i * v.stride] = k1 * dyp[i * v.stride] - k2 * (xp[i * v.stride] - mu);
       }
       dalpha[c] += static_cast<float>(sum * r);
     }

@@ -12,10 +12,10 @@ namespace vnbench {
 // VarianceNorm2d written by hand, the way a user would: for each (n, c) plane a loop for the mean, a loop for
 // the variance (double accumulators), then y = alpha * x / sqrt(var + eps). NHWC runs the same loops with
 // stride C. Backward (saved mean/rstd): a loop for S = sum(dy*x), then the dx loop. One thread.
-void naive_forward(const Shape4& s, bool nhwc, const float* x, const float* alpha, float* y, float* mean,
-                   float* rstd, float eps, int correction);
-void naive_backward(const Shape4& s, bool nhwc, const float* x, const float* alpha, const float* dy,
-                    const float* mean, const float* rstd, float* dx, float* dalpha, int correction);
+void naive_forward(const Shape4& s, bool nhwc, const float* x, const float* alpha, float* y, float* mean, float* rstd,
+                   float eps, int correction);
+void naive_backward(const Shape4& s, bool nhwc, const float* x, const float* alpha, const float* dy, const float* mean,
+                    const float* rstd, float* dx, float* dalpha, int correction);
 
 // oneDNN layer normalization over rows of H*W (an NCHW tensor viewed as N*C rows), forward_training with a
 // scale (the layer-norm scale has H*W values), and backward (diff_src and diff_scale) from the saved

@@ -1,5 +1,5 @@
-// varnorm_bench: VarianceNorm2d forward and backward, NCHW and NHWC, TWO_PASS / WELFORD / SHIFTED_SUMS / AUTO, 1 and all
-// threads, over the shapes below; with the roofline baselines and the peers, all measured in this one run.
+// varnorm_bench: VarianceNorm2d forward and backward, NCHW and NHWC, TWO_PASS / WELFORD / SHIFTED_SUMS / AUTO, 1 and
+// all threads, over the shapes below; with the roofline baselines and the peers, all measured in this one run.
 //
 // Names: <direction>/<layout>/<implementation>/<shape>/threads:<k>/real_time, e.g.
 //   forward/NCHW/AUTO/8x64x64x64/threads:1/real_time          varnorm, algorithm AUTO
@@ -220,8 +220,7 @@ double baseline_time(Roofline r, Tensors& t, int threads) {
   return seconds;
 }
 
-void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double roofline_seconds,
-                  double own_seconds) {
+void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double roofline_seconds, double own_seconds) {
   state.SetBytesProcessed(static_cast<std::int64_t>(traffic_bytes(r, s)) * state.iterations());
   state.SetItemsProcessed(static_cast<std::int64_t>(s.elements()) * state.iterations());
   if (roofline_seconds > 0.0 && own_seconds > 0.0) state.counters["roofline_fraction"] = roofline_seconds / own_seconds;
@@ -244,8 +243,7 @@ void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_al
   d.algorithm = algorithm;
   d.max_threads = threads;
   // Saved statistics for backward, as a training forward leaves them.
-  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(),
-                                          t.rstd.get());
+  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get());
   if (status != VARNORM_OK) {
     state.SkipWithError(varnorm_status_string(status));
     return;
@@ -259,8 +257,8 @@ void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_al
       break;
     case Direction::backward:
       body = [&] {
-        status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(),
-                                  t.dx.get(), t.dalpha.get(), nullptr);
+        status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(), t.dx.get(),
+                                  t.dalpha.get(), nullptr);
       };
       break;
     case Direction::backward_recompute:
@@ -333,8 +331,8 @@ void register_all() {
   const std::vector<int> thread_list = thread_counts();
   const bool have_onednn = onednn_version() != nullptr;
   const Direction directions[] = {Direction::forward, Direction::backward, Direction::backward_recompute};
-  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_SHIFTED_SUMS,
-                                          VARNORM_ALGORITHM_AUTO};
+  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+                                          VARNORM_ALGORITHM_SHIFTED_SUMS, VARNORM_ALGORITHM_AUTO};
   // Baselines first within each shape and thread count, so that (without random interleaving) the kernels
   // after them find the baseline's time of this run.
   for (const Shape4& s : kShapes) {

@@ -22,7 +22,7 @@ configure_build_test() {  # name, cmake args...
 
 # The C and C++ sources against .clang-format: lists every file clang-format-14 would change, changes none.
 stage_format() {
-  find src include test bench examples tools -type f \
+  find src include test bench examples tools python -type f \
     \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.c' -o -name '*.inl' \) \
     -not -path 'test/fuzz/corpus/*' -print0 | sort -z | xargs -0 clang-format-14 --dry-run -Werror
 }

@@ -53,12 +53,12 @@ struct shape {
 }  // namespace
 
 int main() {
-  const shape shapes[] = {{1, 1, 1, 2},    {2, 3, 5, 7},     {1, 16, 64, 64},  {8, 256, 16, 16}, {4, 32, 8, 8},
-                          {2, 12, 1, 257}, {2, 64, 24, 24},  {1, 2, 257, 256}, {1, 2, 512, 512}, {1, 128, 64, 64},
-                          {2, 100, 9, 11}, {1, 65, 33, 17},  {3, 8, 45, 45},   {1, 5, 1024, 40}, {2, 7, 16, 16},
-                          {1, 4, 31, 33},  {2, 130, 4, 4},   {1, 1, 300, 301}, {3, 3, 8, 8},     {1, 24, 2047, 1}};
-  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS,
-                                          VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_SHIFTED_SUMS};
+  const shape shapes[] = {{1, 1, 1, 2},    {2, 3, 5, 7},    {1, 16, 64, 64},  {8, 256, 16, 16}, {4, 32, 8, 8},
+                          {2, 12, 1, 257}, {2, 64, 24, 24}, {1, 2, 257, 256}, {1, 2, 512, 512}, {1, 128, 64, 64},
+                          {2, 100, 9, 11}, {1, 65, 33, 17}, {3, 8, 45, 45},   {1, 5, 1024, 40}, {2, 7, 16, 16},
+                          {1, 4, 31, 33},  {2, 130, 4, 4},  {1, 1, 300, 301}, {3, 3, 8, 8},     {1, 24, 2047, 1}};
+  const varnorm_algorithm algorithms[] = {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+                                          VARNORM_ALGORITHM_SHIFTED_SUMS};
   for (const std::string& isa : kernel_sets()) {
     if (varnorm_set_isa(isa.c_str()) != VARNORM_OK) return 1;
     for (const shape& s : shapes) {

@@ -65,8 +65,8 @@ varnorm_desc varnorm_desc_make(int64_t n, int64_t c, int64_t h, int64_t w, varno
 /* y = alpha * x * rstd (+ beta). mean and rstd, when given, receive the statistics (n*c values each,
  * index n*C + c in both layouts). y == x is allowed. */
 varnorm_status varnorm_forward(const varnorm_desc* desc, const float* x, const float* alpha,
-                               const float* beta /* NULL: no bias */, float* y,
-                               float* mean /* NULL or n*c */, float* rstd /* NULL or n*c */);
+                               const float* beta /* NULL: no bias */, float* y, float* mean /* NULL or n*c */,
+                               float* rstd /* NULL or n*c */);
 
 /* Gradients of varnorm_forward for the upstream gradient dy. mean and rstd are both given (as saved by
  * varnorm_forward) or both NULL (recomputed from x). dalpha and dbeta are overwritten, not accumulated.

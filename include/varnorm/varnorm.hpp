@@ -111,8 +111,7 @@ constexpr bool fits(Span<T> buffer, std::size_t needed) noexcept {
 
 // y = alpha * x * rstd (+ beta). Buffers smaller than the shape needs give invalid_argument.
 inline Status forward(const Shape& shape, const Options& options, Span<const float> x, Span<const float> alpha,
-                      Span<const float> beta, Span<float> y, Span<float> mean = {},
-                      Span<float> rstd = {}) noexcept {
+                      Span<const float> beta, Span<float> y, Span<float> mean = {}, Span<float> rstd = {}) noexcept {
   const varnorm_desc d = detail::to_desc(shape, options);
   const detail::Extents e = detail::extents_of(shape, options);
   if (!detail::fits(x, e.tensor) || !detail::fits(alpha, e.affine) || !detail::fits(beta, e.affine) ||
@@ -200,16 +199,16 @@ class VarianceNorm2d {
   Status forward(std::int64_t n, std::int64_t h, std::int64_t w, Span<const float> x, Span<float> y,
                  Span<float> mean = {}, Span<float> rstd = {}) const noexcept {
     const Span<const float> beta = apply_bias_ ? Span<const float>(beta_.data(), beta_.size()) : Span<const float>();
-    return varnorm::forward(shape(n, h, w), options_, x, Span<const float>(alpha_.data(), alpha_.size()), beta, y,
-                            mean, rstd);
+    return varnorm::forward(shape(n, h, w), options_, x, Span<const float>(alpha_.data(), alpha_.size()), beta, y, mean,
+                            rstd);
   }
 
   // Writes dx and overwrites alpha_grad() (and beta_grad() when the bias is applied).
   Status backward(std::int64_t n, std::int64_t h, std::int64_t w, Span<const float> x, Span<const float> dy,
                   Span<float> dx, Span<const float> mean = {}, Span<const float> rstd = {}) noexcept {
     Span<float> dbeta = apply_bias_ ? Span<float>(beta_grad_.data(), beta_grad_.size()) : Span<float>();
-    return varnorm::backward(shape(n, h, w), options_, x, Span<const float>(alpha_.data(), alpha_.size()), dy,
-                             mean, rstd, dx, Span<float>(alpha_grad_.data(), alpha_grad_.size()), dbeta);
+    return varnorm::backward(shape(n, h, w), options_, x, Span<const float>(alpha_.data(), alpha_.size()), dy, mean,
+                             rstd, dx, Span<float>(alpha_grad_.data(), alpha_grad_.size()), dbeta);
   }
 
  private:

@@ -55,7 +55,8 @@ void check_float32_cpu_dense(const at::Tensor& t, const char* what) {
   TORCH_CHECK_TYPE(t.defined(), kOpName, ": ", what, " is an undefined tensor");
   TORCH_CHECK_TYPE(t.device().is_cpu(), kOpName, ": ", what, " is on device '", t.device(),
                    "'; varnorm computes on the CPU only (move the tensor with .cpu(), or keep PyTorch's own module "
-                   "for ", t.device().type(), " tensors)");
+                   "for ",
+                   t.device().type(), " tensors)");
   TORCH_CHECK_TYPE(t.layout() == at::kStrided, kOpName, ": ", what, " has layout ", t.layout(),
                    "; varnorm needs a dense (strided) tensor");
   TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, kOpName, ": ", what, " has dtype ",
@@ -78,8 +79,8 @@ problem_shape check_arguments(const at::Tensor& input, const at::Tensor& alpha, 
   const problem_shape s{input.size(0), input.size(1), input.size(2), input.size(3), alpha.dim() == 2};
   if (alpha.dim() == 1) {
     TORCH_CHECK_VALUE(alpha.size(0) == s.c, kOpName, ": the input has ", s.c, " channels (shape ", input.sizes(),
-                      ") but alpha has ", alpha.size(0), " values: the module was built for num_features = ",
-                      alpha.size(0));
+                      ") but alpha has ", alpha.size(0),
+                      " values: the module was built for num_features = ", alpha.size(0));
   } else if (alpha.dim() == 2) {
     TORCH_CHECK_VALUE(alpha.size(1) == s.c, kOpName, ": the input has ", s.c, " channels (shape ", input.sizes(),
                       ") but the per-sample alpha has ", alpha.size(1), " values per sample (shape ", alpha.sizes(),
@@ -135,8 +136,8 @@ at::Tensor empty_float32(at::IntArrayRef sizes, at::MemoryFormat format = at::Me
 }
 
 // y, and the mean and rstd of every plane ([N, C]) when `with_statistics`.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> run_forward(const at::Tensor& input, const at::Tensor& alpha,
-                                                           double eps, int64_t correction, bool with_statistics) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> run_forward(const at::Tensor& input, const at::Tensor& alpha, double eps,
+                                                           int64_t correction, bool with_statistics) {
   const problem_shape s = check_arguments(input, alpha, eps, correction);
   const memory_plan plan = memory_plan_for(input);
   const at::Tensor x = input.contiguous(plan.format);
@@ -148,10 +149,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run_forward(const at::Tensor& inp
     rstd = empty_float32({s.n, s.c});
   }
   const varnorm_desc desc = make_desc(s, plan.layout, eps, correction);
-  const varnorm_status status =
-      varnorm_forward(&desc, x.data_ptr<float>(), a.data_ptr<float>(), nullptr, y.data_ptr<float>(),
-                      with_statistics ? mean.data_ptr<float>() : nullptr,
-                      with_statistics ? rstd.data_ptr<float>() : nullptr);
+  const varnorm_status status = varnorm_forward(&desc, x.data_ptr<float>(), a.data_ptr<float>(), nullptr,
+                                                y.data_ptr<float>(), with_statistics ? mean.data_ptr<float>() : nullptr,
+                                                with_statistics ? rstd.data_ptr<float>() : nullptr);
   check_status(status, "varnorm_forward", input);
   return {y, mean, rstd};
 }
@@ -194,10 +194,10 @@ std::tuple<at::Tensor, at::Tensor> variance_norm_backward(const at::Tensor& grad
   if (output_mask[0]) grad_input = empty_float32(x.sizes(), plan.format);
   if (output_mask[1]) grad_alpha = empty_float32(a.sizes());
   const varnorm_desc desc = make_desc(s, plan.layout, eps, correction);
-  const varnorm_status status = varnorm_backward(
-      &desc, x.data_ptr<float>(), a.data_ptr<float>(), dy.data_ptr<float>(), saved_mean.data_ptr<float>(),
-      saved_rstd.data_ptr<float>(), output_mask[0] ? grad_input.data_ptr<float>() : nullptr,
-      output_mask[1] ? grad_alpha.data_ptr<float>() : nullptr, nullptr);
+  const varnorm_status status = varnorm_backward(&desc, x.data_ptr<float>(), a.data_ptr<float>(), dy.data_ptr<float>(),
+                                                 saved_mean.data_ptr<float>(), saved_rstd.data_ptr<float>(),
+                                                 output_mask[0] ? grad_input.data_ptr<float>() : nullptr,
+                                                 output_mask[1] ? grad_alpha.data_ptr<float>() : nullptr, nullptr);
   check_status(status, "varnorm_backward", input);
   return {grad_input, grad_alpha};
 }
@@ -250,8 +250,8 @@ class VarianceNormFunction : public torch::autograd::Function<VarianceNormFuncti
 
 at::Tensor variance_norm_autograd(const at::Tensor& input, const at::Tensor& alpha, double eps, int64_t correction) {
   // Without this check, dual tensors would get an output with no tangent: a silently wrong forward-mode result.
-  TORCH_CHECK_NOT_IMPLEMENTED(!input._fw_grad(/*level=*/0).defined() && !alpha._fw_grad(/*level=*/0).defined(),
-                              kOpName, ": forward-mode AD (dual tensors) is not implemented; use backward()");
+  TORCH_CHECK_NOT_IMPLEMENTED(!input._fw_grad(/*level=*/0).defined() && !alpha._fw_grad(/*level=*/0).defined(), kOpName,
+                              ": forward-mode AD (dual tensors) is not implemented; use backward()");
   // Nothing to differentiate (inference under no_grad, or frozen inputs): no statistics, no graph node.
   if (!at::GradMode::is_enabled() || !(input.requires_grad() || alpha.requires_grad())) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;

@@ -73,8 +73,7 @@ unsigned long long enabled_register_state() noexcept {
 // libvarnorm.a as a weak global symbol whenever it is not inlined (-O2 -g does not), merged at link time
 // with the copy of any other xsimd user, whose xsimd version may lay the struct out differently.
 struct cpu_features {
-  bool sse2 = false, fma = false, avx2 = false, avx512f = false, avx512cd = false, avx512dq = false,
-       avx512bw = false;
+  bool sse2 = false, fma = false, avx2 = false, avx512f = false, avx512cd = false, avx512dq = false, avx512bw = false;
 };
 
 cpu_features read_cpu_features() noexcept {

@@ -130,7 +130,8 @@ class block_gradients {
   static std::int64_t keys_per_block(const work_plan& w) noexcept { return kMaxGroupChannels / w.group_channels; }
 
   block_gradients(const backward_call& f, std::int64_t first_key, std::int64_t keys) noexcept
-      : f_(f), first_channel_(first_key * f.w.group_channels),
+      : f_(f),
+        first_channel_(first_key * f.w.group_channels),
         channels_(std::min<std::int64_t>(keys * f.w.group_channels, f.p.c - first_channel_)) {}
 
   void add(std::int64_t key, std::int64_t sample, const unit_terms& t) noexcept {
@@ -194,8 +195,8 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   } else {
     const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
-    std::unique_ptr<unit_coefficients[]> coefficients(
-        new (std::nothrow) unit_coefficients[static_cast<std::size_t>(units)]);
+    std::unique_ptr<unit_coefficients[]> coefficients(new (std::nothrow)
+                                                          unit_coefficients[static_cast<std::size_t>(units)]);
     if (!dyx || !dy || !coefficients) return false;
     auto sums_body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {

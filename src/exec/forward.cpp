@@ -94,8 +94,8 @@ void run_unit(const forward_call& f, std::int64_t u) noexcept {
 bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
   const std::int64_t units = f.w.units(), tiles = f.w.tiles, width = f.w.group_channels;
   std::unique_ptr<moments[]> stats(new (std::nothrow) moments[static_cast<std::size_t>(units * tiles * width)]);
-  std::unique_ptr<unit_coefficients[]> coefficients(
-      new (std::nothrow) unit_coefficients[static_cast<std::size_t>(units)]);
+  std::unique_ptr<unit_coefficients[]> coefficients(new (std::nothrow)
+                                                        unit_coefficients[static_cast<std::size_t>(units)]);
   if (!stats || !coefficients) return false;
   auto measure = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {

@@ -25,8 +25,9 @@ using parameter_lanes_array = float[kMaxParams][kMaxLanes];
 // Rows of an elementwise pass. Stream: full, vector-aligned rows written with non-temporal stores. Never
 // inlined: in a walk's frame its loop ran out of registers and kept its counters on the stack.
 template <class Op, int V, bool Partial, bool Stream, class Vectors = packed_vectors>
-__attribute__((noinline)) void rows_elementwise(const input_element* const* in, float* out, std::int64_t step, std::int64_t rows, int used,
-                      int period, const float (*lanes)[kMaxLanes], Vectors vectors = {}) noexcept {
+__attribute__((noinline)) void rows_elementwise(const input_element* const* in, float* out, std::int64_t step,
+                                                std::int64_t rows, int used, int period,
+                                                const float (*lanes)[kMaxLanes], Vectors vectors = {}) noexcept {
   vec param[V][kMaxParams];
   for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
     for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
@@ -126,7 +127,8 @@ struct elementwise_pass {
       case lane_layout::plane_per_vector:  // pattern v (vectors v, v + planes, ...): plane first + v's value
         for (int i = 0; i < kMaxParams; ++i)
           for (int v = 0; v < run.channels; ++v)
-            ops::store(lanes_by_parameter[i] + v * W, ops::splat(params[i] != nullptr ? params[i][run.first + v] : 0.0f));
+            ops::store(lanes_by_parameter[i] + v * W,
+                       ops::splat(params[i] != nullptr ? params[i][run.first + v] : 0.0f));
         break;
     }
   }
@@ -187,8 +189,8 @@ struct elementwise_pass {
       elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, head * b.channels, g,
                                       lanes_by_parameter);
       const std::int64_t at = offset + head * b.stride;
-      rows_elementwise<Op, kV, false, true>(shifted_inputs<Op::inputs>(in, at).at, out + at, g.step, rows,
-                                            g.used_lanes, g.period, lanes_by_parameter);
+      rows_elementwise<Op, kV, false, true>(shifted_inputs<Op::inputs>(in, at).at, out + at, g.step, rows, g.used_lanes,
+                                            g.period, lanes_by_parameter);
       const std::int64_t end = offset + body * b.stride;
       elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, end).at, out + end,
                                       (b.positions - body) * b.channels, g, lanes_by_parameter);

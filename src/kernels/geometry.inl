@@ -24,11 +24,11 @@ constexpr int kMergeLevels = 1 + []() {
 }();
 
 struct row_geometry {
-  int vectors = 1;            // V
-  int period = 1;             // vector v holds the same channels, lane by lane, as vector v + period
-  std::int64_t positions = 1; // positions per row (R)
-  std::int64_t step = 1;      // floats from one row to the next
-  int used_lanes = W;         // lanes of the last vector that hold data
+  int vectors = 1;             // V
+  int period = 1;              // vector v holds the same channels, lane by lane, as vector v + period
+  std::int64_t positions = 1;  // positions per row (R)
+  std::int64_t step = 1;       // floats from one row to the next
+  int used_lanes = W;          // lanes of the last vector that hold data
 };
 
 constexpr int gcd_int(int a, int b) noexcept {
@@ -51,7 +51,7 @@ constexpr int contiguous_vectors(int channels) noexcept {
 // The contiguous walk of every channel count a block can have, computed at compile time, so that a block's
 // geometry costs no integer division (a dozen of them per unit otherwise, a visible share of a small plane).
 struct contiguous_walk {
-  int vectors;    // 0: channel counts whose pattern does not repeat within kMaxVectors vectors
+  int vectors;  // 0: channel counts whose pattern does not repeat within kMaxVectors vectors
   int period;
   int positions;
 };
@@ -107,9 +107,7 @@ constexpr int plane_row_vectors(std::int64_t positions) noexcept {
 // alone, the vectors of a plane lie `period` (P) apart and are merged in the same pairs; each lane sees exactly
 // the values it sees in its plane alone, in the same order, and every plane keeps its own bits. Planes whose
 // own rows are full are walked one by one.
-constexpr bool planes_share_rows(std::int64_t positions) noexcept {
-  return plane_row_vectors(positions) < kMaxVectors;
-}
+constexpr bool planes_share_rows(std::int64_t positions) noexcept { return plane_row_vectors(positions) < kMaxVectors; }
 
 // The largest plane that shares rows (rows only widen as planes grow), for the work plan.
 constexpr std::int64_t largest_row_sharing_plane() noexcept {

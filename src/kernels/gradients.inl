@@ -48,8 +48,9 @@ struct grad_segments {
 // Per-lane sums over `rows` rows; vectors v and v + period are added, the first `period` stored. Never inlined,
 // as rows_elementwise.
 template <int V, bool Partial, class Vectors = packed_vectors>
-__attribute__((noinline)) void rows_grad_sums(const input_element* x, const input_element* dy, std::int64_t step, std::int64_t rows, int used,
-                    int period, float* lane_dyx, float* lane_dy, Vectors at = {}) noexcept {
+__attribute__((noinline)) void rows_grad_sums(const input_element* x, const input_element* dy, std::int64_t step,
+                                              std::int64_t rows, int used, int period, float* lane_dyx, float* lane_dy,
+                                              Vectors at = {}) noexcept {
   grad_segments<V, Partial, Vectors> segments{x, dy, step, used, at};
   segment_merge<lane_sums<V>, decltype(segments)> merge;
   double count = 0.0;

@@ -24,6 +24,8 @@
 namespace varnorm::detail::VARNORM_KERNEL_NAMESPACE {
 namespace {
 
+// In this order: each part uses the ones before it.
+// clang-format off
 #include "kernels/geometry.inl"
 #include "kernels/walk.inl"
 #include "kernels/exact.inl"
@@ -31,6 +33,7 @@ namespace {
 #include "kernels/statistics.inl"
 #include "kernels/elementwise.inl"
 #include "kernels/gradients.inl"
+// clang-format on
 
 constexpr kernel_table kTable = {largest_row_sharing_plane(), block_moments, block_scale, block_grad_sums,
                                  block_grad_apply};

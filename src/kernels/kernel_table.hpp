@@ -29,8 +29,8 @@ struct kernel_table {
                           double* sum_dy) noexcept;
 
   // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy. `stream`: as block_scale.
-  void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block, const float* a,
-                           const float* b, const float* mean, bool stream) noexcept;
+  void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block,
+                           const float* a, const float* b, const float* mean, bool stream) noexcept;
 };
 
 }  // namespace varnorm::detail

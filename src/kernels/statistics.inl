@@ -5,10 +5,9 @@
 // shifted_segment_moments); segment results are merged pairwise (segment_merge.inl), lanes are combined in
 // double. A channel whose float statistics cannot stand (float_moments_trusted) is recomputed in double.
 
-constexpr float kInverse[kSegmentRows + 1] = {0.0f,        1.0f,        1.0f / 2,  1.0f / 3,  1.0f / 4,
-                                              1.0f / 5,    1.0f / 6,    1.0f / 7,  1.0f / 8,  1.0f / 9,
-                                              1.0f / 10,   1.0f / 11,   1.0f / 12, 1.0f / 13, 1.0f / 14,
-                                              1.0f / 15,   1.0f / 16};
+constexpr float kInverse[kSegmentRows + 1] = {0.0f,      1.0f,      1.0f / 2,  1.0f / 3,  1.0f / 4,  1.0f / 5,
+                                              1.0f / 6,  1.0f / 7,  1.0f / 8,  1.0f / 9,  1.0f / 10, 1.0f / 11,
+                                              1.0f / 12, 1.0f / 13, 1.0f / 14, 1.0f / 15, 1.0f / 16};
 
 // Per lane: mean of (x - shift), M2, and the plain sum of x. The mean comes from the plain sums: their
 // partial sums wander like a random walk for centred data, where shifted sums grow steadily, so they lose
@@ -74,8 +73,8 @@ void segment_moments(const input_element* base, std::int64_t step, int rows, int
 // their predecessors each add up to at most the block's M2), never by the block's |mean| / std. The
 // block's first segment has no predecessor and is computed two-pass.
 template <int V, bool Partial, class Vectors>
-void shifted_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
-                             const vec* estimate, lane_moments<V>& out) noexcept {
+void shifted_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at,
+                             const vec* shift, const vec* estimate, lane_moments<V>& out) noexcept {
   vec t[V], sum[V], squares[V];
   for (int v = 0; v < V; ++v) {
     t[v] = shift[v] + estimate[v];
@@ -104,8 +103,8 @@ void shifted_segment_moments(const input_element* base, std::int64_t step, int r
 
 // Segment `s` of a block (`rows` rows from `base`); `estimate` holds the lane means of segment s - 1.
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
-void block_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
-                           std::int64_t s, const vec* estimate, lane_moments<V>& out) noexcept {
+void block_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at,
+                           const vec* shift, std::int64_t s, const vec* estimate, lane_moments<V>& out) noexcept {
   if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS) {
     if (s > 0) {
       shifted_segment_moments<V, Partial>(base, step, rows, used, at, shift, estimate, out);
@@ -148,12 +147,12 @@ struct moment_segments {
   vec estimate[V];  // lane means of the previous segment (shifted sums)
 
   void segment(std::int64_t s, int rows, lane_moments<V>& out) noexcept {
-    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, rows, used, at, shift, s,
-                                              estimate, out);
+    block_segment_moments<V, Partial, Method>(base + s * kSegmentRows * step, step, rows, used, at, shift, s, estimate,
+                                              out);
     for (int v = 0; v < V; ++v) estimate[v] = out.mean[v];
   }
-  static void merge(const lane_moments<V>& left, double left_count, const lane_moments<V>& right,
-                    double right_count, lane_moments<V>& out) noexcept {
+  static void merge(const lane_moments<V>& left, double left_count, const lane_moments<V>& right, double right_count,
+                    lane_moments<V>& out) noexcept {
     merge_lanes<V>(left, left_count, right, right_count, out);
   }
 };

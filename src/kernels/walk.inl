@@ -52,8 +52,8 @@ void walk_interleaved(Pass& pass, const block_shape& b, std::int64_t offset, int
   if (walks_contiguously(b)) {
     const row_geometry g = contiguous_geometry(b);
     const std::int64_t rows = b.positions / g.positions;
-    const row_run run{lane_layout::channel_cycle, offset, g.step, rows, g.vectors, g.period, g.used_lanes, first,
-                      b.channels};
+    const row_run run{
+        lane_layout::channel_cycle, offset, g.step, rows, g.vectors, g.period, g.used_lanes, first, b.channels};
     pass.lanes(run);
     if (pass.whole_block(b, run, g)) return;
     if (rows > 0)
@@ -66,8 +66,15 @@ void walk_interleaved(Pass& pass, const block_shape& b, std::int64_t offset, int
     for (int sub = 0; sub < b.channels; sub += kMaxLanes) {
       const int count = std::min(b.channels - sub, kMaxLanes);
       const row_geometry g = subgroup_geometry(b, count);
-      const row_run run{lane_layout::channel_per_lane, offset + sub, g.step, b.positions, g.vectors, g.period,
-                        g.used_lanes, first + sub, count};
+      const row_run run{lane_layout::channel_per_lane,
+                        offset + sub,
+                        g.step,
+                        b.positions,
+                        g.vectors,
+                        g.period,
+                        g.used_lanes,
+                        first + sub,
+                        count};
       pass.lanes(run);
       walk_rows(pass, run, g);
     }
@@ -85,8 +92,8 @@ void walk_shared_rows(Pass& pass, const block_shape& b) noexcept {
   for (int first = 0; first < b.channels; first += s.planes) {
     const int count = std::min(b.channels - first, s.planes);
     const std::int64_t group = first * b.plane_stride;
-    const row_run run{lane_layout::plane_per_vector, group, s.step, s.rows, count * s.plane_vectors, count, W,
-                      first, count};
+    const row_run run{
+        lane_layout::plane_per_vector, group, s.step, s.rows, count * s.plane_vectors, count, W, first, count};
     pass.lanes(run);
     if (s.rows > 0) {
       with_planar_vectors(count, s.plane_vectors, [&](auto v, auto p) {

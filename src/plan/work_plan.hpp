@@ -46,7 +46,7 @@ struct work_plan {
   std::int64_t tile_positions = 0;  // spatial positions per tile
   std::int64_t tiles = 0;           // tiles per unit
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
-  bool stream_output = false;       // see kStreamFootprintBytes
+  bool stream_output = false;                                // see kStreamFootprintBytes
 
   std::int64_t units() const noexcept { return samples * keys; }
 };

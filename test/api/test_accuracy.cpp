@@ -88,8 +88,8 @@ TEST_CASE("accuracy promise: relative error of var within 4*ceil(log2 M)*kappa*2
   for (std::int64_t m : {2, 3, 5, 17, 100, 1000, 4097}) {
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
       // One sample, a channel per (kind, ratio); NHWC with 16 channels walks them as one interleaved group.
-      const varnorm_desc d = make_desc(1, 16, m, 1, layout, VARNORM_ALGORITHM_AUTO,
-                                       layout == VARNORM_LAYOUT_NCHW ? 1 : 0, false, 0.0f);
+      const varnorm_desc d =
+          make_desc(1, 16, m, 1, layout, VARNORM_ALGORITHM_AUTO, layout == VARNORM_LAYOUT_NCHW ? 1 : 0, false, 0.0f);
       std::vector<float> x(tensor_size(d));
       std::mt19937_64 rng(seed++);
       std::int64_t channel = 0;

@@ -72,9 +72,8 @@ TEST_CASE("C++ forward and backward give the same bits as the C API", "[cxx]") {
     options.eps = 0.01f;
     options.correction = 0;
     options.per_sample_affine = per_sample;
-    const layer_case c = make_case(make_desc(3, 5, 6, 7, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, per_sample,
-                                             0.01f),
-                                   true, 404);
+    const layer_case c = make_case(
+        make_desc(3, 5, 6, 7, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, per_sample, 0.01f), true, 404);
     const forward_outputs expected = run_forward(c);
     REQUIRE(expected.status == VARNORM_OK);
     std::vector<float> y(c.x.size()), mean(expected.mean.size()), rstd(expected.rstd.size());
@@ -136,7 +135,8 @@ TEST_CASE("VarianceNorm2d::espnet is NCHW with correction 1 and accepts bias wit
   CHECK(biased.options().correction == 1);
   for (float& b : biased.beta()) b = 2.5f;  // a beta that would show if it were added
 
-  const layer_case c = make_case(make_desc(2, 6, 5, 4, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), false, 8);
+  const layer_case c =
+      make_case(make_desc(2, 6, 5, 4, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), false, 8);
   std::vector<float> y_plain(c.x.size()), y_biased(c.x.size());
   REQUIRE(plain.forward(2, 5, 4, c.x, y_plain).ok());
   REQUIRE(biased.forward(2, 5, 4, c.x, y_biased).ok());

@@ -44,8 +44,8 @@ TEST_CASE("golden: forward and backward match PyTorch float64 on every case, alg
           CHECK(normalized_max_error(rstd, g.rstd) <= 2e-6);
 
           std::vector<float> dx(g.x.size()), dalpha(g.dalpha.size()), dbeta(g.alpha.size());
-          REQUIRE(varnorm_backward(&d, g.x.data(), g.alpha.data(), g.dy.data(), mean.data(), rstd.data(),
-                                   dx.data(), dalpha.data(), dbeta.data()) == VARNORM_OK);
+          REQUIRE(varnorm_backward(&d, g.x.data(), g.alpha.data(), g.dy.data(), mean.data(), rstd.data(), dx.data(),
+                                   dalpha.data(), dbeta.data()) == VARNORM_OK);
           CHECK(normalized_max_error(dx, g.dx) <= 2e-5);
           CHECK(normalized_max_error(dalpha, g.dalpha) <= 5e-6);
           if (g.has_beta) CHECK(normalized_max_error(dbeta, g.dbeta) <= 5e-6);

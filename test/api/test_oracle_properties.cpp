@@ -49,7 +49,8 @@ std::vector<varnorm_desc> random_shapes(std::uint64_t seed, int count) {
 // var of each plane from the rstd the library returned with eps = 0, in double.
 std::vector<double> variance_from_rstd(const std::vector<float>& rstd) {
   std::vector<double> var(rstd.size());
-  for (std::size_t i = 0; i < rstd.size(); ++i) var[i] = 1.0 / (static_cast<double>(rstd[i]) * static_cast<double>(rstd[i]));
+  for (std::size_t i = 0; i < rstd.size(); ++i)
+    var[i] = 1.0 / (static_cast<double>(rstd[i]) * static_cast<double>(rstd[i]));
   return var;
 }
 

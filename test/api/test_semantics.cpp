@@ -69,8 +69,8 @@ TEST_CASE("n == 0 or c == 0 succeeds as a no-op: y untouched, dalpha/dbeta zeroe
 
 TEST_CASE("dalpha and dbeta are overwritten, not accumulated", "[semantics]") {
   for (bool per_sample : {false, true}) {
-    const layer_case c = make_case(
-        make_desc(3, 5, 4, 6, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, per_sample), true, 77);
+    const layer_case c =
+        make_case(make_desc(3, 5, 4, 6, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, per_sample), true, 77);
     const backward_outputs from_zero = run_backward(c);
     REQUIRE(from_zero.status == VARNORM_OK);
     std::vector<float> dalpha(affine_size(c.desc), 1000.0f), dbeta(affine_size(c.desc), -1000.0f), dx(c.x.size());
@@ -137,7 +137,8 @@ TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and 
             REQUIRE(f.status == VARNORM_OK);
             for (bool saved : {true, false}) {
               CAPTURE(saved);
-              const backward_outputs b = saved ? run_backward(dirty, f.mean.data(), f.rstd.data()) : run_backward(dirty);
+              const backward_outputs b =
+                  saved ? run_backward(dirty, f.mean.data(), f.rstd.data()) : run_backward(dirty);
               REQUIRE(b.status == VARNORM_OK);
               for (std::int64_t n = 0; n < shape.n; ++n) {
                 for (std::int64_t c = 0; c < shape.c; ++c) {
@@ -190,7 +191,8 @@ TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and 
                   for (std::int64_t k = 0; k < shape.n; ++k) {
                     if (shape.per_sample_affine && k != n) continue;
                     for (std::int64_t p = 0; p < m; ++p, ++values)
-                      abs_dy += std::fabs(static_cast<double>(dirty.dy[static_cast<std::size_t>(element_offset(shape, k, c, p))]));
+                      abs_dy += std::fabs(
+                          static_cast<double>(dirty.dy[static_cast<std::size_t>(element_offset(shape, k, c, p))]));
                   }
                   CHECK(std::fabs(static_cast<double>(b.dbeta[a]) - static_cast<double>(b_clean.dbeta[a])) <=
                         4 * log2_ceil(values) * kFloatUnit * abs_dy);
@@ -225,8 +227,7 @@ TEST_CASE("a constant plane has variance exactly 0 for both algorithms: rstd = 1
             std::vector<float> mean(alpha.size()), rstd(alpha.size());
             for (std::int64_t c = 0; c < channels; ++c) {
               alpha[static_cast<std::size_t>(c)] = 0.75f + 0.125f * static_cast<float>(c);
-              for (std::int64_t p = 0; p < m; ++p)
-                x[static_cast<std::size_t>(element_offset(d, 0, c, p))] = values[c];
+              for (std::int64_t p = 0; p < m; ++p) x[static_cast<std::size_t>(element_offset(d, 0, c, p))] = values[c];
             }
             REQUIRE(varnorm_forward(&d, x.data(), alpha.data(), nullptr, y.data(), mean.data(), rstd.data()) ==
                     VARNORM_OK);

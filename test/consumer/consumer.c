@@ -55,8 +55,9 @@ static int check_forward(varnorm_layout layout, int correction, int per_sample_a
       }
     }
   }
-  if (bad) fprintf(stderr, "layout %d correction %d per_sample %d beta %d: %d values differ\n", (int)layout,
-                   correction, per_sample_affine, with_beta, bad);
+  if (bad)
+    fprintf(stderr, "layout %d correction %d per_sample %d beta %d: %d values differ\n", (int)layout, correction,
+            per_sample_affine, with_beta, bad);
   return bad;
 }
 

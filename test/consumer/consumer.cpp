@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::int64_t kN = 2, kC = 4, kH = 6, kW = 5, kPlane = kH * kW;
 
-bool close_enough(double got, double expected) { return std::fabs(got - expected) <= 1e-5 * (1.0 + std::fabs(expected)); }
+bool close_enough(double got, double expected) {
+  return std::fabs(got - expected) <= 1e-5 * (1.0 + std::fabs(expected));
+}
 
 }  // namespace
 
@@ -61,8 +63,7 @@ int main() {
   // The kernel set in use is one this CPU runs, and the last listed one is the portable set.
   bad += !varnorm::isa_supported(varnorm::isa()) + (varnorm::isa_name(varnorm::isa_count() - 1) == nullptr);
 
-  std::printf("C++ consumer: varnorm %s, %s kernels: %s\n", varnorm::version(), varnorm::isa(),
-              bad ? "FAILED" : "ok");
+  std::printf("C++ consumer: varnorm %s, %s kernels: %s\n", varnorm::version(), varnorm::isa(), bad ? "FAILED" : "ok");
   if (bad) std::fprintf(stderr, "%d values differ from the reference\n", bad);
   return bad ? 1 : 0;
 }

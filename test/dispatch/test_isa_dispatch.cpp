@@ -192,8 +192,7 @@ TEST_CASE("varnorm_isa_supported and varnorm_set_isa agree on every kernel set v
   }
 }
 
-TEST_CASE("varnorm_isa names a listed kernel set, and \"auto\" and NULL select the first supported one",
-          "[dispatch]") {
+TEST_CASE("varnorm_isa names a listed kernel set, and \"auto\" and NULL select the first supported one", "[dispatch]") {
   restore_default_isa restore;
   CHECK(contains(listed_isas(), active()));
   const std::vector<std::string> supported = listed_and_supported();

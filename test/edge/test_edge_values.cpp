@@ -136,7 +136,8 @@ TEST_CASE("edge: with the caller's FTZ/DAZ set, subnormal inputs read as 0 and n
         // As if the caller had passed the flushed values, with results below the normal range flushed.
         layer_case as_flushed = c;
         as_flushed.x = flushed;
-        const oracle_forward_result fwd = oracle_forward(as_flushed.desc, flushed.data(), c.alpha.data(), static_cast<const float*>(nullptr));
+        const oracle_forward_result fwd =
+            oracle_forward(as_flushed.desc, flushed.data(), c.alpha.data(), static_cast<const float*>(nullptr));
         const forward_bounds b = forward_error_bounds(as_flushed, fwd);
         for (std::size_t i = 0; i < o.y.size(); ++i) {
           CAPTURE(i, o.y[i], static_cast<double>(fwd.y[i]));
@@ -204,8 +205,7 @@ TEST_CASE("edge: eps = 0 and a constant plane give rstd = +inf and y = +-inf, or
   }
 }
 
-TEST_CASE("edge: results beyond float range are IEEE infinities; a scale beyond it with y inside is exact",
-          "[edge]") {
+TEST_CASE("edge: results beyond float range are IEEE infinities; a scale beyond it with y inside is exact", "[edge]") {
   // x = {a, a(1 + 2^-23)}: var (correction 1) = a^2 * 2^-47, so with eps = 0 rstd = 2^23.5 / a.
   const float a = std::ldexp(1.0f, -20);
   const std::vector<float> x = {a, a * (1.0f + std::ldexp(1.0f, -23))};

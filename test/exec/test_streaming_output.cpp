@@ -82,14 +82,13 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
       for (std::size_t offset : {0u, 1u, 3u, 8u}) {
         CAPTURE(offset);
         offset_buffer y(x.size(), offset);
-        REQUIRE(varnorm_forward(&large, x.data(), alpha.data(), beta.data(), y.data(), nullptr, nullptr) ==
-                VARNORM_OK);
+        REQUIRE(varnorm_forward(&large, x.data(), alpha.data(), beta.data(), y.data(), nullptr, nullptr) == VARNORM_OK);
         CHECK(std::memcmp(y.data(), expected.data(), x.size() * sizeof(float)) == 0);
       }
 
       std::vector<float> in_place = x;
-      REQUIRE(varnorm_forward(&large, in_place.data(), alpha.data(), beta.data(), in_place.data(), nullptr,
-                              nullptr) == VARNORM_OK);
+      REQUIRE(varnorm_forward(&large, in_place.data(), alpha.data(), beta.data(), in_place.data(), nullptr, nullptr) ==
+              VARNORM_OK);
       CHECK(bitwise_equal(in_place, expected));
     }
   }
@@ -132,8 +131,8 @@ TEST_CASE("backward with streaming stores gives the bits of regular stores, at e
         CAPTURE(offset);
         offset_buffer dx(x.size(), offset);
         std::vector<float> dalpha(alpha.size());
-        REQUIRE(varnorm_backward(&large, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(),
-                                 dalpha.data(), nullptr) == VARNORM_OK);
+        REQUIRE(varnorm_backward(&large, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
+                                 nullptr) == VARNORM_OK);
         CHECK(std::memcmp(dx.data(), expected_dx.data(), x.size() * sizeof(float)) == 0);
         CHECK(bitwise_equal(dalpha, expected_dalpha));
       }

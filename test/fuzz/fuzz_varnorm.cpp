@@ -148,8 +148,11 @@ varnorm_status expected_status(const call& c) {
 std::int64_t decode_dimension(FuzzedDataProvider& in) {
   static const std::int64_t kSmall[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129};
   static const std::int64_t kLarge[] = {255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 32767, 32768, 32769};
-  static const std::int64_t kInvalid[] = {-1, std::numeric_limits<std::int64_t>::min(), std::int64_t{1} << 31,
-                                          std::int64_t{1} << 40, std::int64_t{1} << 62,
+  static const std::int64_t kInvalid[] = {-1,
+                                          std::numeric_limits<std::int64_t>::min(),
+                                          std::int64_t{1} << 31,
+                                          std::int64_t{1} << 40,
+                                          std::int64_t{1} << 62,
                                           std::numeric_limits<std::int64_t>::max()};
   const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
   if (kind < 160) return kSmall[kind % std::size(kSmall)];
@@ -167,9 +170,17 @@ std::int32_t decode_enum(FuzzedDataProvider& in, std::int32_t valid_count) {
 }
 
 float decode_eps(FuzzedDataProvider& in) {
-  static const float kEps[] = {1e-5f, 0.0f, 1e-5f, -0.0f, 1e-12f, 1.0f, std::numeric_limits<float>::denorm_min(),
-                               std::numeric_limits<float>::max(), -1e-5f,
-                               std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()};
+  static const float kEps[] = {1e-5f,
+                               0.0f,
+                               1e-5f,
+                               -0.0f,
+                               1e-12f,
+                               1.0f,
+                               std::numeric_limits<float>::denorm_min(),
+                               std::numeric_limits<float>::max(),
+                               -1e-5f,
+                               std::numeric_limits<float>::quiet_NaN(),
+                               std::numeric_limits<float>::infinity()};
   const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
   if (kind < 240) return kEps[kind % std::size(kEps)];
   const std::uint32_t bits = in.ConsumeIntegral<std::uint32_t>();
@@ -181,8 +192,8 @@ float decode_eps(FuzzedDataProvider& in) {
 // Values of one tensor, in one of several families chosen by the input.
 struct value_source {
   std::uint8_t family = 0;
-  int exponent = 0;     // values are about 2^exponent
-  float offset = 0;     // in units of 2^exponent: a DC offset
+  int exponent = 0;  // values are about 2^exponent
+  float offset = 0;  // in units of 2^exponent: a DC offset
   std::uint8_t special_rate = 0;
   bool finite_only = false;
 };
@@ -205,8 +216,7 @@ float special_value(std::uint32_t pick) {
   return kSpecial[pick % std::size(kSpecial)];
 }
 
-void fill_values(FuzzedDataProvider& in, const value_source& s, std::mt19937& rng, float* out,
-                 std::int64_t count) {
+void fill_values(FuzzedDataProvider& in, const value_source& s, std::mt19937& rng, float* out, std::int64_t count) {
   std::normal_distribution<double> normal(0.0, 1.0);
   std::uniform_int_distribution<std::uint32_t> any;
   const double scale = std::ldexp(1.0, s.exponent);
@@ -265,7 +275,7 @@ void place_buffers(FuzzedDataProvider& in, call& c) {
   } else if (mode < 150 && c.backward) {
     c.slots[DX].offset = c.slots[DY].offset;  // dx == dy
   } else if (mode < 170 && c.backward) {
-    c.slots[DY].offset = c.slots[X].offset;   // dy == x, and then dx == x == dy
+    c.slots[DY].offset = c.slots[X].offset;  // dy == x, and then dx == x == dy
     c.slots[DX].offset = c.slots[X].offset;
   } else {
     // Any output moved to a few floats around the start of any other buffer: partial overlaps.
@@ -336,7 +346,8 @@ bool decode(const std::uint8_t* data, std::size_t size, decoded* out) {
     fill_values(in, other_source, rng, a.data() + c.slots[r].offset, c.slots[r].count);
   // alpha near 1 unless the input asks otherwise, so that most cases test the statistics.
   if (in.ConsumeBool())
-    for (std::int64_t i = 0; i < c.slots[ALPHA].count; ++i) a[static_cast<std::size_t>(c.slots[ALPHA].offset + i)] += 1.0f;
+    for (std::int64_t i = 0; i < c.slots[ALPHA].count; ++i)
+      a[static_cast<std::size_t>(c.slots[ALPHA].offset + i)] += 1.0f;
   fill_values(in, x_source, rng, a.data() + c.slots[X].offset, c.slots[X].count);
   return true;
 }
@@ -474,10 +485,10 @@ std::array<expectation, 3> forward_expectations(const layer_case& lc) {
           e[0].expect_nan(i);
         } else if (constant) {
           const double product = alpha * std::fabs(static_cast<double>(lc.x[i])) * static_cast<double>(st.rstd);
-          const double bound = std::isfinite(product) ? (rstd_rel_constant + kFloatUnit) * product +
-                                                            kFloatUnit * std::fabs(static_cast<double>(fwd.y[i])) +
-                                                            kSubnormalRounding
-                                                      : 0.0;
+          const double bound = std::isfinite(product)
+                                   ? (rstd_rel_constant + kFloatUnit) * product +
+                                         kFloatUnit * std::fabs(static_cast<double>(fwd.y[i])) + kSubnormalRounding
+                                   : 0.0;
           e[0].expect(i, fwd.y[i], bound);
         } else {
           e[0].expect(i, fwd.y[i], b.y[i]);
@@ -582,13 +593,13 @@ std::string describe(const call& c) {
   std::memcpy(&layout, &d.layout, sizeof layout);
   std::memcpy(&algorithm, &d.algorithm, sizeof algorithm);
   char text[400];
-  int used = std::snprintf(text, sizeof text,
-                           "%s%s n=%lld c=%lld h=%lld w=%lld layout=%d algorithm=%d eps=%a correction=%d "
-                           "per_sample_affine=%d max_threads=%d; buffers (offset/count):",
-                           c.backward ? "backward" : "forward", c.null_desc ? " desc=NULL" : "",
-                           static_cast<long long>(d.n), static_cast<long long>(d.c), static_cast<long long>(d.h),
-                           static_cast<long long>(d.w), layout, algorithm, static_cast<double>(d.eps), d.correction,
-                           d.per_sample_affine, d.max_threads);
+  int used =
+      std::snprintf(text, sizeof text,
+                    "%s%s n=%lld c=%lld h=%lld w=%lld layout=%d algorithm=%d eps=%a correction=%d "
+                    "per_sample_affine=%d max_threads=%d; buffers (offset/count):",
+                    c.backward ? "backward" : "forward", c.null_desc ? " desc=NULL" : "", static_cast<long long>(d.n),
+                    static_cast<long long>(d.c), static_cast<long long>(d.h), static_cast<long long>(d.w), layout,
+                    algorithm, static_cast<double>(d.eps), d.correction, d.per_sample_affine, d.max_threads);
   std::string out(text, static_cast<std::size_t>(used));
   const std::vector<role> ins = c.inputs(), outs = c.outputs();
   for (const std::vector<role>* group : {&ins, &outs})

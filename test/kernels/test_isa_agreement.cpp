@@ -22,10 +22,10 @@
 
 #include "support/cases.hpp"
 #include "support/compare.hpp"
-#include "support/same_bits.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
 #include "support/oracle_checks.hpp"
+#include "support/same_bits.hpp"
 
 using namespace varnorm_test;
 
@@ -34,9 +34,9 @@ namespace {
 // The sizes the issue names, the row and segment edges of the widest kernel sets on top of them, and the
 // lengths where a short block's rows narrow (each halving of the vectors per row: 128/256 on sse2, 256/512 on
 // avx2, 512/1024/2048 on avx512 for one channel).
-const std::vector<std::int64_t> kPositionCounts = {1,   2,   3,   7,    15,   16,   17,   31,   33,   63,
-                                                   65,  127, 128, 129,  255,  256,  257,  511,  512,  513,
-                                                   1023, 1024, 1025, 2047, 2048, 2049, 3 * 2048 + 7};
+const std::vector<std::int64_t> kPositionCounts = {1,   2,   3,    7,    15,   16,   17,   31,   33,
+                                                   63,  65,  127,  128,  129,  255,  256,  257,  511,
+                                                   512, 513, 1023, 1024, 1025, 2047, 2048, 2049, 3 * 2048 + 7};
 const std::int64_t kChannelCounts[] = {1, 2, 3, 4, 7, 15, 16, 17, 31, 33, 63, 64, 65, 100, 128, 129};
 
 struct variant {

@@ -18,9 +18,9 @@
 
 #include "support/cases.hpp"
 #include "support/compare.hpp"
-#include "support/same_bits.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
+#include "support/same_bits.hpp"
 #include "support/tolerance.hpp"
 
 using namespace varnorm_test;
@@ -79,8 +79,8 @@ TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone",
   // sse2, 63 on scalar), whose own rows are 1, 2 or 4 vectors, and past it; C = 2, 5, 9, 17: groups of up to 8
   // planes with remainders, and shared rows of 1 to 8 planes.
   const std::pair<std::int64_t, std::int64_t> planes[] = {
-      {1, 1},  {1, 5},    {4, 4},   {1, 17},  {5, 7},    {8, 8},    {15, 17},  {16, 16},
-      {1, 300}, {1, 511}, {1, 512}, {1, 513}, {24, 24}, {32, 32}, {1, 1000}, {45, 45}, {1, 2047}, {1, 2048}};
+      {1, 1},   {1, 5},   {4, 4},   {1, 17},  {5, 7},   {8, 8},    {15, 17}, {16, 16},  {1, 300},
+      {1, 511}, {1, 512}, {1, 513}, {24, 24}, {32, 32}, {1, 1000}, {45, 45}, {1, 2047}, {1, 2048}};
   const std::int64_t channel_counts[] = {2, 5, 9, 17};
   std::uint64_t seed = 71;
   for (std::size_t i = 0; i < std::size(planes); ++i) {
@@ -140,9 +140,10 @@ TEST_CASE("forward and backward give the same bits for max_threads 0, 1 and 2 on
 
 TEST_CASE("backward with the statistics saved by forward equals backward with recomputed statistics, bitwise",
           "[plan][saved]") {
-  std::vector<varnorm_desc> shapes = {make_desc(3, 7, 5, 9, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
-                                      make_desc(2, 70, 6, 5, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true),
-                                      make_desc(1, 1, 40000, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false)};
+  std::vector<varnorm_desc> shapes = {
+      make_desc(3, 7, 5, 9, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
+      make_desc(2, 70, 6, 5, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true),
+      make_desc(1, 1, 40000, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false)};
   std::uint64_t seed = 51;
   for (const varnorm_desc& shape : shapes) {
     const layer_case c = make_case(shape, false, seed++, 30.0);
@@ -190,8 +191,7 @@ TEST_CASE("AUTO computes the statistics by shifted sums on every kernel set: bit
   CHECK(welford_differs);
 }
 
-TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle at every boundary",
-          "[plan][tiles]") {
+TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle at every boundary", "[plan][tiles]") {
   // NCHW planes of 2^15 - 1, 2^15, 2^15 + 1 and 2 * 2^15 + 3 floats (tiles of 2^15); NHWC with 64, 65 and
   // 129 channels (groups of 64), whose tiles then hold 512 positions, over 1100 positions.
   std::vector<varnorm_desc> shapes;

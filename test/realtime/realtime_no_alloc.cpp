@@ -69,12 +69,23 @@ void __libc_free(void* p);
 namespace {
 
 enum alloc_kind {
-  k_malloc, k_calloc, k_realloc, k_aligned_alloc, k_posix_memalign, k_memalign, k_valloc, k_pvalloc, k_free,
-  k_new, k_new_array, k_delete, k_delete_array
+  k_malloc,
+  k_calloc,
+  k_realloc,
+  k_aligned_alloc,
+  k_posix_memalign,
+  k_memalign,
+  k_valloc,
+  k_pvalloc,
+  k_free,
+  k_new,
+  k_new_array,
+  k_delete,
+  k_delete_array
 };
-const char* const kAllocKindNames[] = {"malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign",
-                                       "memalign", "valloc", "pvalloc", "free", "operator new",
-                                       "operator new[]", "operator delete", "operator delete[]"};
+const char* const kAllocKindNames[] = {
+    "malloc",  "calloc", "realloc",      "aligned_alloc",  "posix_memalign",  "memalign",         "valloc",
+    "pvalloc", "free",   "operator new", "operator new[]", "operator delete", "operator delete[]"};
 
 std::atomic<bool> g_armed{false};
 std::atomic<long> g_calls{0};
@@ -174,7 +185,9 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
   note(k_new_array, size);
   return __libc_malloc(size == 0 ? 1 : size);
 }
-void* operator new(std::size_t size, std::align_val_t alignment) { return aligned_new_or_throw(k_new, size, alignment); }
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  return aligned_new_or_throw(k_new, size, alignment);
+}
 void* operator new[](std::size_t size, std::align_val_t alignment) {
   return aligned_new_or_throw(k_new_array, size, alignment);
 }
@@ -195,9 +208,7 @@ void operator delete[](void* p, std::size_t) noexcept { counted_delete(k_delete_
 void operator delete(void* p, std::align_val_t) noexcept { counted_delete(k_delete, p); }
 void operator delete[](void* p, std::align_val_t) noexcept { counted_delete(k_delete_array, p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(k_delete, p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  counted_delete(k_delete_array, p);
-}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(k_delete_array, p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_delete(k_delete, p); }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_delete(k_delete_array, p); }
 
@@ -275,9 +286,8 @@ std::vector<call_spec> make_calls(const std::vector<dataset>& data) {
   std::vector<call_spec> calls;
   for (std::size_t i = 0; i < data.size(); ++i) {
     for (int threads : data[i].max_threads) {
-      for (varnorm_algorithm algorithm :
-           {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
-            VARNORM_ALGORITHM_SHIFTED_SUMS}) {
+      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
+                                          VARNORM_ALGORITHM_SHIFTED_SUMS}) {
         for (bool per_sample : {false, true}) {
           for (bool stats : {true, false}) {
             const int correction = per_sample ? 0 : 1;
@@ -449,8 +459,8 @@ bool allocation_counter_works() {
 #ifdef VARNORM_REALTIME_SECCOMP
 // Shared between the parent and a forked child: where the child was and what stopped it.
 struct child_report {
-  volatile long call;          // index of the call in progress, -1 before the first
-  volatile long syscall;       // the trapped system call's number
+  volatile long call;     // index of the call in progress, -1 before the first
+  volatile long syscall;  // the trapped system call's number
 };
 child_report* g_report = nullptr;
 
@@ -545,12 +555,11 @@ void check_no_syscall(std::vector<dataset>& data, const std::vector<call_spec>& 
       },
       &raw);
   const long at = g_report->call;
-  const std::string where = at >= 0 ? describe(data, calls[static_cast<std::size_t>(at)], isa) : "before the first call";
+  const std::string where =
+      at >= 0 ? describe(data, calls[static_cast<std::size_t>(at)], isa) : "before the first call";
   switch (r) {
     case child_result::ok: return;
-    case child_result::trapped:
-      fail(where + " made system call " + std::to_string(g_report->syscall));
-      return;
+    case child_result::trapped: fail(where + " made system call " + std::to_string(g_report->syscall)); return;
     case child_result::bad_status: fail(where + " did not return VARNORM_OK in no-syscall mode"); return;
     case child_result::no_seccomp: fail("seccomp became unavailable between the self-test and the check"); return;
     case child_result::crashed:
@@ -605,8 +614,8 @@ int main() {
       varnorm_set_isa(isa.c_str());
       check_stack_use(data, calls, isa.c_str(), deepest);
     }
-    std::printf("stack: the same calls, the deepest used %zu bytes (budget %zu), %d over budget or failed\n",
-                deepest, kStackBudget, g_failures - failures_before);
+    std::printf("stack: the same calls, the deepest used %zu bytes (budget %zu), %d over budget or failed\n", deepest,
+                kStackBudget, g_failures - failures_before);
   }
 #else
   std::printf("SKIPPED: stack use not checked in an unoptimized build\n");
@@ -645,7 +654,8 @@ int main() {
     const varnorm_status status = make_call(big, parallel);
     const long n = disarm();
     if (status != VARNORM_OK || n == 0)
-      fail("self-test: " + describe(big, parallel, varnorm_isa()) + " made no allocator call; expected the parallel "
+      fail("self-test: " + describe(big, parallel, varnorm_isa()) +
+           " made no allocator call; expected the parallel "
            "path's work buffer (if it no longer allocates, find another witness of a parallel call)");
   }
 #endif

@@ -58,7 +58,8 @@ inline forward_outputs run_forward(const layer_case& c, const varnorm_desc& d) {
   o.y.assign(tensor_size(d), 0.0f);
   o.mean.assign(stats_size(d), 0.0f);
   o.rstd.assign(stats_size(d), 0.0f);
-  o.status = varnorm_forward(&d, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(), o.rstd.data());
+  o.status =
+      varnorm_forward(&d, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(), o.rstd.data());
   return o;
 }
 inline forward_outputs run_forward(const layer_case& c) { return run_forward(c, c.desc); }

@@ -70,8 +70,8 @@ oracle_plane oracle_plane_statistics(const varnorm_desc& d, const T* x, std::int
 }
 
 struct oracle_forward_result {
-  std::vector<real> y;                  // n*c*h*w, in the descriptor's layout
-  std::vector<oracle_plane> planes;     // n*c, index n*C + c
+  std::vector<real> y;               // n*c*h*w, in the descriptor's layout
+  std::vector<oracle_plane> planes;  // n*c, index n*C + c
 };
 
 // beta may be NULL (no bias).
@@ -126,9 +126,9 @@ oracle_backward_result oracle_backward(const varnorm_desc& d, const T* x, const 
       const real al = static_cast<real>(alpha[a]);
       for (std::int64_t p = 0; p < m; ++p) {
         const std::int64_t i = element_offset(d, n, c, p);
-        r.dx[static_cast<std::size_t>(i)] = al * st.rstd * static_cast<real>(dy[i]) -
-                                            al * st.rstd * st.rstd * st.rstd *
-                                                (static_cast<real>(x[i]) - st.mean) * s / dof;
+        r.dx[static_cast<std::size_t>(i)] =
+            al * st.rstd * static_cast<real>(dy[i]) -
+            al * st.rstd * st.rstd * st.rstd * (static_cast<real>(x[i]) - st.mean) * s / dof;
       }
       r.dalpha[static_cast<std::size_t>(a)] += s * st.rstd;
       r.dbeta[static_cast<std::size_t>(a)] += sum_dy;

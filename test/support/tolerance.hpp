@@ -58,10 +58,10 @@ inline double worst_error_ratio(const std::vector<float>& got, const std::vector
 // Per plane: bounds on the relative error of rstd (as returned in float), the absolute error of the mean,
 // and what the gradient bounds need.
 struct plane_bounds {
-  double rstd_rel = 0;   // relative error of the float rstd
-  double mean_abs = 0;   // absolute error of the float mean
-  double s_abs = 0;      // absolute error of S = sum(dy * x)
-  double sum_dy_abs = 0; // absolute error of sum(dy)
+  double rstd_rel = 0;    // relative error of the float rstd
+  double mean_abs = 0;    // absolute error of the float mean
+  double s_abs = 0;       // absolute error of S = sum(dy * x)
+  double sum_dy_abs = 0;  // absolute error of sum(dy)
 };
 
 inline std::vector<plane_bounds> plane_error_bounds(const layer_case& c, const oracle_forward_result& fwd) {
@@ -165,7 +165,8 @@ inline backward_bounds backward_error_bounds(const layer_case& c, const oracle_f
     }
   }
   for (std::size_t a = 0; a < affine_size(d); ++a) {
-    b.dalpha[a] += kFloatUnit * std::fabs(static_cast<double>(bwd.dalpha[a])) + std::numeric_limits<float>::denorm_min();
+    b.dalpha[a] +=
+        kFloatUnit * std::fabs(static_cast<double>(bwd.dalpha[a])) + std::numeric_limits<float>::denorm_min();
     b.dbeta[a] += kFloatUnit * std::fabs(static_cast<double>(bwd.dbeta[a])) + std::numeric_limits<float>::denorm_min();
   }
   return b;

@@ -43,10 +43,10 @@
 
 #include "support/cases.hpp"
 #include "support/compare.hpp"
-#include "support/same_bits.hpp"
 #include "support/fp_env.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
+#include "support/same_bits.hpp"
 
 using namespace varnorm_test;
 
@@ -102,16 +102,18 @@ named_case large_case(large_shape shape) {
       return {"many planes NHWC 8x16x64x64, per-sample affine",
               make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), true, 102)};
     case kOnePlane:
-      return {"one plane 1x1x512x512",
-              make_case(make_desc(1, 1, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false), false, 103)};
+      return {
+          "one plane 1x1x512x512",
+          make_case(make_desc(1, 1, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false), false, 103)};
     case kSpectrogramNchw:
-      return {"N=1 C=2 NCHW 1x2x512x512",
-              make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), true, 104)};
+      return {
+          "N=1 C=2 NCHW 1x2x512x512",
+          make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, false), true, 104)};
     case kSpectrogramNhwc:
-      return {"N=1 C=2 NHWC 1x2x512x512, per-sample affine",
-              make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), true, 105, 30.0)};
-    case kTwoGroupsNhwc:
-      break;
+      return {
+          "N=1 C=2 NHWC 1x2x512x512, per-sample affine",
+          make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), true, 105, 30.0)};
+    case kTwoGroupsNhwc: break;
   }
   return {"two channel groups NHWC 4x80x24x24",
           make_case(make_desc(4, 80, 24, 24, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 1, false), true, 106)};
@@ -229,8 +231,7 @@ void check_thread_counts_match_serial(const named_case& nc) {
 
 }  // namespace
 
-TEST_CASE("every max_threads gives the bits of max_threads 1, forward and backward, on large shapes",
-          "[threads]") {
+TEST_CASE("every max_threads gives the bits of max_threads 1, forward and backward, on large shapes", "[threads]") {
   for (const named_case& nc : large_cases()) check_thread_counts_match_serial(nc);
 }
 
@@ -245,8 +246,7 @@ TEST_CASE("every max_threads gives the bits of max_threads 1 on every kernel set
 }
 
 #ifdef VARNORM_TEST_WITH_TBB
-TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker thread takes part",
-          "[threads][tbb]") {
+TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker thread takes part", "[threads][tbb]") {
   if (!worker_participation_observable()) {
     WARN("a single thread at a time here (one core, or valgrind): no worker can be seen taking part");
     return;
@@ -400,14 +400,14 @@ TEST_CASE("the caller's FTZ/DAZ apply in the worker threads: parallel results eq
   }
   const named_case cases[] = {
       {"N=1 C=2 NCHW 1x2x512x512",
-       with_subnormals(make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
-                                 true, 131))},
+       with_subnormals(
+           make_case(make_desc(1, 2, 512, 512, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 131))},
       {"many planes NHWC 8x16x64x64",
-       with_subnormals(make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, false),
-                                 false, 132))},
+       with_subnormals(
+           make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, false), false, 132))},
       {"many planes NCHW 8x16x64x64",
-       with_subnormals(make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, true),
-                                 true, 133))},
+       with_subnormals(
+           make_case(make_desc(8, 16, 64, 64, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 1, true), true, 133))},
   };
   for (const named_case& nc : cases) {
     CAPTURE(nc.name);

@@ -85,8 +85,14 @@ struct backward_args {
   float *dx, *dalpha, *dbeta;
 
   explicit backward_args(sentinel_arena& a)
-      : x(a.at(kX)), alpha(a.at(kAlpha)), dy(a.at(kDy)), mean(a.at(kMeanIn)), rstd(a.at(kRstdIn)), dx(a.at(kDx)),
-        dalpha(a.at(kDalpha)), dbeta(a.at(kDbeta)) {}
+      : x(a.at(kX)),
+        alpha(a.at(kAlpha)),
+        dy(a.at(kDy)),
+        mean(a.at(kMeanIn)),
+        rstd(a.at(kRstdIn)),
+        dx(a.at(kDx)),
+        dalpha(a.at(kDalpha)),
+        dbeta(a.at(kDbeta)) {}
   varnorm_status call() const {
     return varnorm_backward(null_desc ? nullptr : &desc, x, alpha, dy, mean, rstd, dx, dalpha, dbeta);
   }
@@ -122,10 +128,8 @@ std::vector<bad_input<Args>> descriptor_mistakes() {
        }},
       {"layout 2", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { set_raw(c.desc.layout, 2); }},
       {"layout -1", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { set_raw(c.desc.layout, -1); }},
-      {"algorithm 4", VARNORM_ERROR_INVALID_ARGUMENT,
-       [](Args& c, sentinel_arena&) { set_raw(c.desc.algorithm, 4); }},
-      {"algorithm -1", VARNORM_ERROR_INVALID_ARGUMENT,
-       [](Args& c, sentinel_arena&) { set_raw(c.desc.algorithm, -1); }},
+      {"algorithm 4", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { set_raw(c.desc.algorithm, 4); }},
+      {"algorithm -1", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { set_raw(c.desc.algorithm, -1); }},
       {"eps negative", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { c.desc.eps = -1e-5f; }},
       {"eps smallest negative", VARNORM_ERROR_INVALID_ARGUMENT,
        [](Args& c, sentinel_arena&) { c.desc.eps = -std::numeric_limits<float>::denorm_min(); }},
