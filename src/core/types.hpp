@@ -57,12 +57,17 @@ inline constexpr int kMaxGroupChannels = 64;
 // doubling of the block). The work plan's tiles stay within it.
 inline constexpr std::int64_t kMaxBlockPositions = std::int64_t{1} << 15;
 
-// Count, mean and sum of squared deviations (M2) of a set of values. A plain aggregate: arrays of it are
-// left uninitialised on hot paths; `moments{}` is the empty set.
+// Count, mean and sum of squared deviations (M2) of a set of values, and their plain sum. A plain aggregate:
+// arrays of it are left uninitialised on hot paths; `moments{}` is the empty set.
+// `mean` is accurate to a small multiple of roundoff times the standard deviation (it comes from values minus
+// a nearby shift), which is what merges need: a merge's M2 term is (mean_b - mean_a)^2 * count_a * count_b /
+// count. `sum` is accurate relative to |sum| (a plain sum), which is what the reported mean needs when
+// |mean| is far below the deviation (centred data); see reported_mean.
 struct moments {
   double count;
   double mean;
   double m2;
+  double sum;
 };
 
 namespace {  // internal linkage: each kernel set's copy is compiled with its ISA's flags and must stay its own
@@ -77,8 +82,13 @@ inline moments merge_moments(const moments& a, const moments& b) noexcept {
   r.count = count;
   r.mean = a.mean + delta * (b.count / count);
   r.m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / count);
+  r.sum = a.sum + b.sum;
   return r;
 }
+
+// The mean a call reports: from the plain sum, except where M2 is exactly 0. Then every value equals the
+// shifted mean exactly, while a plain float sum of 3 copies of x may round.
+inline double reported_mean(const moments& m) noexcept { return m.m2 == 0.0 ? m.mean : m.sum / m.count; }
 
 }  // namespace
 

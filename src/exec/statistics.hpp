@@ -24,7 +24,7 @@ inline plane_statistics finalize_statistics(const moments& m, const problem& p) 
   }
   const double var = m.m2 / (m.count - static_cast<double>(p.correction));
   const double rstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
-  return {static_cast<float>(m.mean), static_cast<float>(rstd), rstd};
+  return {static_cast<float>(reported_mean(m)), static_cast<float>(rstd), rstd};
 }
 
 }  // namespace varnorm::detail

@@ -11,6 +11,7 @@ moments exact_moments(const input_element* x, std::int64_t positions, std::int64
   for (std::int64_t p = 0; p < positions; ++p) sum += exact_value(x, p * stride);
   m.count = static_cast<double>(positions);
   m.mean = sum / m.count;
+  m.sum = sum;
   for (std::int64_t p = 0; p < positions; ++p) {
     const double d = exact_value(x, p * stride) - m.mean;
     m.m2 += d * d;

@@ -200,34 +200,31 @@ __attribute__((noinline)) void rows_moments(const input_element* base, std::int6
   }
 }
 
-// The mean of a channel: from the plain sums, except where M2 is exactly 0. Then every value equals the
-// shifted mean exactly, while a plain float sum of 3 copies of x may round: the residue would survive the
-// tile merge as a variance above 0 in a constant plane.
-double exact_when_constant(double m2, double shifted_mean, double summed_mean) noexcept {
-  return m2 == 0.0 ? shifted_mean : summed_mean;
-}
-
-// Lanes l < lanes, each over `count` values with mean lane_shift + lane_mean, combined in double into
-// out[l % channels] (Chan's formula for equal counts).
-void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2, const float* lane_sum,
-                   int lanes, double count, int channels, moments* out) noexcept {
-  const double lanes_per_channel = static_cast<double>(lanes / channels);
+// Channel ch's lanes k < lanes_per_channel, at ch * channel_step + k * lane_step, each over `count` values with
+// mean lane_shift + lane_mean, combined in double into out[ch] (Chan's formula for equal counts). Never inlined:
+// vectorised copies of it in the branches of a walk added KiB of temporaries to the walk's frame.
+__attribute__((noinline)) void combine_lanes(const float* lane_shift, const float* lane_mean, const float* lane_m2,
+                                             const float* lane_sum, int channels, int lanes_per_channel,
+                                             int channel_step, int lane_step, double count, moments* out) noexcept {
+  const int end = lanes_per_channel * lane_step;
   for (int ch = 0; ch < channels; ++ch) {
+    const int first = ch * channel_step;
     double sum = 0.0, mean_sum = 0.0;
-    for (int l = ch; l < lanes; l += channels) {
+    for (int l = first; l < first + end; l += lane_step) {
       mean_sum += static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
       sum += static_cast<double>(lane_sum[l]);
     }
-    const double mean_of_lanes = mean_sum / lanes_per_channel;
+    const double mean_of_lanes = mean_sum / static_cast<double>(lanes_per_channel);
     double m2 = 0.0;
-    for (int l = ch; l < lanes; l += channels) {
+    for (int l = first; l < first + end; l += lane_step) {
       const double d = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]) - mean_of_lanes;
       m2 += static_cast<double>(lane_m2[l]) + count * d * d;
     }
     moments m;
-    m.count = count * lanes_per_channel;
-    m.mean = exact_when_constant(m2, mean_of_lanes, sum / m.count);
+    m.count = count * static_cast<double>(lanes_per_channel);
+    m.mean = mean_of_lanes;
     m.m2 = m2;
+    m.sum = sum;
     out[ch] = m;
   }
 }
@@ -255,24 +252,22 @@ struct statistics_pass {
   void after(const row_run& run) noexcept {
     const double per_lane = static_cast<double>(run.rows) * static_cast<double>(run.vectors / run.period);
     switch (run.layout) {
-      case lane_layout::channel_cycle:
-        combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.period * W, per_lane, run.channels,
-                      out + run.first);
+      case lane_layout::channel_cycle:  // lane l holds channel l % channels
+        combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.channels, run.period * W / run.channels, 1,
+                      run.channels, per_lane, out + run.first);
         break;
       case lane_layout::channel_per_lane:  // the lane's moments are the channel's
         for (int l = 0; l < run.channels; ++l) {
           moments m;
           m.count = per_lane;
+          m.mean = static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]);
           m.m2 = static_cast<double>(lane_m2[l]);
-          m.mean = exact_when_constant(m.m2, static_cast<double>(lane_shift[l]) + static_cast<double>(lane_mean[l]),
-                                       static_cast<double>(lane_sum[l]) / m.count);
+          m.sum = static_cast<double>(lane_sum[l]);
           out[run.first + l] = m;
         }
         break;
-      case lane_layout::plane_per_vector:
-        for (int v = 0; v < run.channels; ++v)
-          combine_lanes(lane_shift + v * W, lane_mean + v * W, lane_m2 + v * W, lane_sum + v * W, W, per_lane, 1,
-                        out + run.first + v);
+      case lane_layout::plane_per_vector:  // lanes [v * W, (v + 1) * W) hold plane v
+        combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.channels, W, W, 1, per_lane, out + run.first);
         break;
     }
   }
