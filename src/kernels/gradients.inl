@@ -26,7 +26,6 @@ void segment_grad_sums(const input_element* x, const input_element* dy, std::int
 // The segments of a run for segment_merge.
 template <int V, bool Partial, class Vectors>
 struct grad_segments {
-  static constexpr bool kEmptyLastSegment = true;
   const input_element* x;
   const input_element* dy;
   std::int64_t step;

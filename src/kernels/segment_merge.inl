@@ -2,10 +2,9 @@
 // values in float; segment results are merged pairwise, as a binary counter, so that the rounding error grows
 // with log2 of the run's length rather than with the length.
 //
-// A `Lanes` kernel supplies segment(s, rows, out), the per-lane results of segment s (rows rows, the last one
-// possibly shorter), and merge(left, left_count, right, right_count, out), the union of two adjacent results
-// (out may be right). kEmptyLastSegment: whether a last segment of 0 rows is computed and merged (true), or
-// left out.
+// A `Kernel` supplies segment(s, rows, out), the per-lane results (`Lanes`) of segment s (rows rows, the last
+// one possibly shorter), and merge(left, left_count, right, right_count, out), the union of two adjacent results
+// (out may be right).
 template <class Lanes, class Kernel>
 struct segment_merge {
   Lanes level[kMergeLevels];  // level k holds 2^k segments
@@ -31,7 +30,7 @@ struct segment_merge {
     // Fold what is left from the right: the last segment, then the levels from small to large.
     Lanes* folded = nullptr;
     double folded_count = 0.0;
-    if (rest > 0 || Kernel::kEmptyLastSegment) {
+    if (rest > 0) {
       kernel.segment(full, rest, acc);
       folded = &acc;
       folded_count = rest;

@@ -138,7 +138,6 @@ void merge_lanes(const lane_moments<V>& left, double left_count, const lane_mome
 // the previous one's mean.
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
 struct moment_segments {
-  static constexpr bool kEmptyLastSegment = false;
   const input_element* base;
   std::int64_t step;
   int used;
