@@ -161,8 +161,8 @@ struct moment_segments {
 //
 // Lanes of vectors v and v + period hold the same channel and share a shift; at the end they are merged
 // pairwise, so only the first `period` vectors are stored, each lane then over rows * V / period values.
-// Never inlined: a caller that dispatches to several instantiations would add up their frames (up to 25 KiB
-// each on avx512), which test/realtime's stack check catches.
+// Never inlined: a caller that dispatches to several instantiations would add up their frames (the largest of
+// the kernels; bench/README.md, "Stack use"), which test/realtime's stack check catches.
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors = packed_vectors>
 __attribute__((noinline)) void rows_moments(const input_element* base, std::int64_t step, std::int64_t rows, int used,
                                             int period, float* lane_shift, float* lane_mean, float* lane_m2,
