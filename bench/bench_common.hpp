@@ -25,7 +25,7 @@ struct AlignedFree {
 using FloatArray = std::unique_ptr<float[], AlignedFree>;
 FloatArray make_floats(std::size_t count);
 
-// The tensors of one shape, allocated and filled on first use and kept for the whole run (about 400 MB for
+// The tensors of one shape, allocated and filled on first use and kept for the whole run (about 620 MB for
 // all shapes), shared by every benchmark of that shape, so repetitions interleaved in random order cost no
 // allocation. x and dy hold random values (uniform in [-1, 3): nonzero mean and variance); y and dx are
 // outputs (pages touched); alpha has c values (1 + small noise); mean/rstd (n*c) are filled by whoever

@@ -3,12 +3,21 @@
 NCSN++ shapes, in one process on one thread (torch.set_num_threads(1)), and prints a markdown table.
 
     PYTHONPATH=build/torch/python /usr/bin/python3 bench/torch_bench.py [--quick] [--max-elements N]
+    PYTHONPATH=build/torch/python /usr/bin/python3 bench/torch_bench.py --group-norm [--quick]
 
 forward: a training forward (x and alpha require grad, so the graph and the saved statistics are made);
 forward+backward: that forward, then torch.autograd.grad for x and alpha. Each time is the fastest of repeated
 calls (at least --repeats, and at least --min-time seconds of calls), after one warm-up call: on a shared machine
 the minimum is the estimate least disturbed by other processes (bench/README.md: medians moved by up to 13x
 between runs). Both modules get the same tensors, in NCHW or channels_last (NHWC) memory.
+
+--group-norm: PyTorch's own normalization with the same traffic as the layer instead of the original formula:
+torch.nn.functional.group_norm(x, num_groups=C, weight=alpha, eps=1e-5) (one statistic per (n, c) plane, a
+scale per channel, no bias) against the operator varnorm_torch.variance_norm(x, alpha), on the shapes of the
+benchmark suite (bench/varnorm_bench.cpp), same tensors, same statistic; the two are measured in alternating
+rounds. Comparable work, not the same function: group_norm subtracts the mean and divides by the biased
+variance. It also prints each side's cost of a call on one 8x8 plane, which is almost all per-call overhead
+(Python, the dispatcher, autograd).
 """
 import argparse
 import datetime
@@ -33,6 +42,12 @@ PLANES = (256, 128, 64, 32, 16, 8)
 # take most of a 5-minute budget alone and several GiB of temporaries.
 DEFAULT_MAX_ELEMENTS = 1 << 24
 QUICK_SHAPES = [(1, 64, 64, 64), (8, 128, 16, 16)]
+# --group-norm: the shapes of bench/varnorm_bench.cpp (kShapes), in its order; keep the two lists the same.
+SUITE_SHAPES = [(1, 16, 64, 64), (8, 64, 64, 64), (16, 64, 128, 128), (1, 2, 257, 256), (4, 2, 257, 256),
+                (1, 2, 512, 512), (1, 128, 64, 64), (8, 256, 16, 16), (1, 4, 1024, 1024),
+                (1, 128, 256, 256), (8, 128, 32, 32), (8, 32, 128, 128), (1, 256, 8, 8), (1, 256, 4, 4)]
+QUICK_SUITE_SHAPES = [(1, 16, 64, 64), (1, 256, 8, 8)]
+GROUP_NORM_TARGET = 1.5  # group_norm time / varnorm time the library aims at on every shape and layout
 
 
 def cpu_name() -> str:
@@ -70,9 +85,101 @@ def time_module(module, x, dy, repeats, min_time):
     return fastest_seconds(forward, repeats, min_time), fastest_seconds(forward_backward, repeats, min_time)
 
 
+def fastest_alternated(calls, repeats: int, min_time: float, rounds: int = 3):
+    """The fastest call of each function, measured in `rounds` alternating rounds (each of at least repeats calls
+    and min_time / rounds seconds), so that a disturbance of the machine falls on both sides alike."""
+    best = [float("inf")] * len(calls)
+    for _ in range(rounds):
+        for i, call in enumerate(calls):
+            best[i] = min(best[i], fastest_seconds(call, repeats, min_time / rounds))
+    return best
+
+
+def group_norm_calls(x, alpha, dy):
+    """(forward, forward+backward) of torch's group_norm with G = C and of varnorm's operator, on the same tensors."""
+    channels = x.shape[1]
+    functions = (lambda: torch.nn.functional.group_norm(x, channels, alpha, None, 1e-5),
+                 lambda: varnorm_torch.variance_norm(x, alpha))
+
+    def with_backward(function):
+        def call():
+            torch.autograd.grad(function(), (x, alpha), dy)
+        return call
+
+    return [functions[0], functions[1]], [with_backward(functions[0]), with_backward(functions[1])]
+
+
+def fmt_seconds(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.3f} ms"
+
+
+def parse_shapes(text: str):
+    """"1x16x64x64,8x64x64x64" -> [(1, 16, 64, 64), (8, 64, 64, 64)]."""
+    shapes = []
+    for item in text.split(","):
+        dims = tuple(int(v) for v in item.strip().split("x"))
+        if len(dims) != 4 or min(dims) < 1:
+            raise SystemExit(f"torch_bench.py: --shapes: {item!r} is not NxCxHxW")
+        shapes.append(dims)
+    return shapes
+
+
+def group_norm_main(args) -> None:
+    shapes = parse_shapes(args.shapes) if args.shapes else QUICK_SUITE_SHAPES if args.quick else SUITE_SHAPES
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_name()}, "
+          f"{os.cpu_count()} logical CPUs; PyTorch {torch.__version__}, varnorm {varnorm_torch.library_version()} "
+          f"({varnorm_torch.isa()} kernels); torch.get_num_threads() = {torch.get_num_threads()}; load average "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print()
+    started = time.perf_counter()
+
+    # One 8x8 plane: what a call costs beyond its arithmetic on each side.
+    x = torch.randn(1, 1, 8, 8).requires_grad_()
+    alpha = torch.ones(1).requires_grad_()
+    dy = torch.randn(1, 1, 8, 8)
+    forward, forward_backward = group_norm_calls(x, alpha, dy)
+    fwd = fastest_alternated(forward, args.repeats, args.min_time)
+    fwd_bwd = fastest_alternated(forward_backward, args.repeats, args.min_time)
+    with torch.no_grad():
+        inference = fastest_alternated(forward, args.repeats, args.min_time)
+    print(f"one call on 1x1x8x8 (64 values, almost all overhead): group_norm fwd {fmt_seconds(fwd[0])}, "
+          f"fwd+bwd {fmt_seconds(fwd_bwd[0])}, under no_grad {fmt_seconds(inference[0])}; varnorm_torch.variance_norm "
+          f"fwd {fmt_seconds(fwd[1])}, fwd+bwd {fmt_seconds(fwd_bwd[1])}, under no_grad {fmt_seconds(inference[1])}")
+    print()
+    print("| shape | memory | group_norm fwd | varnorm fwd | group_norm/varnorm | group_norm fwd+bwd | "
+          "varnorm fwd+bwd | group_norm/varnorm |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    below = []
+    for shape in shapes:
+        n, c, h, w = shape
+        name = "x".join(map(str, shape))
+        alpha = (1 + 0.02 * torch.randn(c)).requires_grad_()
+        for memory_format, label in ((torch.contiguous_format, "NCHW"), (torch.channels_last, "NHWC")):
+            x = torch.randn(shape).contiguous(memory_format=memory_format).requires_grad_()
+            dy = torch.randn(shape).contiguous(memory_format=memory_format)
+            forward, forward_backward = group_norm_calls(x, alpha, dy)
+            cells = []
+            for what, calls in (("fwd", forward), ("fwd+bwd", forward_backward)):
+                torch_seconds, varnorm_seconds = fastest_alternated(calls, args.repeats, args.min_time)
+                speedup = torch_seconds / varnorm_seconds
+                if speedup < GROUP_NORM_TARGET:
+                    below.append(f"{name} {label} {what} {speedup:.2f}x")
+                cells += [fmt_seconds(torch_seconds), fmt_seconds(varnorm_seconds),
+                          f"**{speedup:.2f}x**" if speedup < GROUP_NORM_TARGET else f"{speedup:.2f}x"]
+            print(f"| {name} | {label} | " + " | ".join(cells) + " |", flush=True)
+            del x, dy, forward, forward_backward
+    print()
+    print(f"below {GROUP_NORM_TARGET}x (bold): " + ("; ".join(below) if below else "none"))
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"only {QUICK_SHAPES}")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"only {QUICK_SHAPES} (with --group-norm: {QUICK_SUITE_SHAPES})")
+    parser.add_argument("--group-norm", action="store_true",
+                        help="torch.nn.functional.group_norm with G = C against varnorm, on the benchmark suite's shapes")
+    parser.add_argument("--shapes", help="with --group-norm: these shapes instead, e.g. 1x128x256x256,8x128x32x32")
     parser.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS,
                         help="skip shapes with more values (default 2**24)")
     parser.add_argument("--repeats", type=int, default=5)
@@ -81,6 +188,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    if args.group_norm:
+        group_norm_main(args)
+        return
     if args.quick:
         shapes = QUICK_SHAPES
     else:

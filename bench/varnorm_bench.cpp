@@ -52,6 +52,12 @@ const Shape4 kShapes[] = {
     {1, 128, 64, 64},    // an NCSN++ inner block
     {8, 256, 16, 16},    // NCSN++'s lowest resolution: many small planes, where per-plane costs show
     {1, 4, 1024, 1024},  // planes larger than L2
+    // Score-based speech enhancement (NCSN++ on 256x256 spectrograms): its levels from the top to the bottom.
+    {1, 128, 256, 256},  // the top level: 32 MiB per tensor, planes of 256 KiB
+    {8, 128, 32, 32},    // a batch at 32x32
+    {8, 32, 128, 128},   // a batch at 128x128, few channels
+    {1, 256, 8, 8},      // the lowest levels: planes of 64 and 16 values, a call of a few microseconds
+    {1, 256, 4, 4},
 };
 
 namespace {
