@@ -28,7 +28,8 @@ inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
 // most kGroupBytes (so that the second sweep still finds them in L1). What a unit costs beyond its arithmetic
 // is then paid once per group, and the statistics of the group's planes run side by side. Every plane still
 // gets the bits it gets alone.
-inline constexpr int kPlanesPerGroup = 8;
+// As many as a unit's per-channel arrays hold: the per-unit cost then falls on up to 64 planes of 4x4 or 8x8.
+inline constexpr int kPlanesPerGroup = kMaxGroupChannels;
 inline constexpr std::int64_t kGroupBytes = std::int64_t{16} << 10;
 inline constexpr std::int64_t kGroupElements = kGroupBytes / std::int64_t{sizeof(input_element)};
 
