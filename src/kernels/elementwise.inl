@@ -164,7 +164,7 @@ struct elementwise_pass {
  private:
   void padded_row(std::int64_t offset, std::int64_t floats, const row_geometry& g,
                   const parameter_lanes_array& lanes) noexcept {
-    with_vectors(g, [&](auto v, auto) {
+    with_vectors(g.vectors, g.used_lanes, [&](auto v, auto) {
       elementwise_partial_row<Op, decltype(v)::value>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, floats,
                                                       g, lanes);
     });
@@ -183,7 +183,7 @@ struct elementwise_pass {
     if (head == g.positions || head == b.positions) return false;
     const std::int64_t rows = (b.positions - head) / g.positions;
     const std::int64_t body = head + rows * g.positions;
-    with_vectors(g, [&](auto v, auto) {
+    with_vectors(g.vectors, g.used_lanes, [&](auto v, auto) {
       constexpr int kV = decltype(v)::value;
       // Whole positions only move to the padded path, so every row still starts at channel 0.
       elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, head * b.channels, g,

@@ -159,24 +159,25 @@ shared_rows shared_rows_of(std::int64_t positions) noexcept {
   return s;
 }
 
-// Calls f(std::integral_constant<int, V>, std::integral_constant<bool, Partial>) for the geometry's V.
+// Calls f(std::integral_constant<int, V>, std::integral_constant<bool, Partial>) for rows of `vectors` vectors
+// whose last one uses `used_lanes` lanes.
 template <class F>
-void with_vectors(const row_geometry& g, F&& f) noexcept {
-  const bool partial = g.used_lanes != W;
+void with_vectors(int vectors, int used_lanes, F&& f) noexcept {
+  const bool partial = used_lanes != W;
   auto pick = [&](auto v) {
     if (partial)
       f(v, std::true_type{});
     else
       f(v, std::false_type{});
   };
-  switch (g.vectors) {
+  switch (vectors) {
     case 1: pick(std::integral_constant<int, 1>{}); break;
     case 2: pick(std::integral_constant<int, 2>{}); break;
     case 3: pick(std::integral_constant<int, 3>{}); break;
     case 4: pick(std::integral_constant<int, 4>{}); break;
     default:
       if constexpr (kMaxVectors >= 8) {
-        switch (g.vectors) {
+        switch (vectors) {
           case 5: pick(std::integral_constant<int, 5>{}); break;
           case 6: pick(std::integral_constant<int, 6>{}); break;
           case 7: pick(std::integral_constant<int, 7>{}); break;

@@ -38,8 +38,8 @@ struct row_run {
 
 // The whole rows of a run, then what the pass does after them.
 template <class Pass>
-void walk_rows(Pass& pass, const row_run& run, const row_geometry& g) noexcept {
-  with_vectors(g, [&](auto v, auto partial) {
+void walk_rows(Pass& pass, const row_run& run) noexcept {
+  with_vectors(run.vectors, run.used, [&](auto v, auto partial) {
     pass.template rows<decltype(v)::value, decltype(partial)::value>(run, packed_vectors{});
   });
   pass.after(run);
@@ -57,7 +57,7 @@ void walk_interleaved(Pass& pass, const block_shape& b, std::int64_t offset, int
     pass.lanes(run);
     if (pass.whole_block(b, run, g)) return;
     if (rows > 0)
-      walk_rows(pass, run, g);
+      walk_rows(pass, run);
     else
       pass.empty(first, b.channels);
     const std::int64_t done = rows * g.positions;
@@ -76,7 +76,7 @@ void walk_interleaved(Pass& pass, const block_shape& b, std::int64_t offset, int
                         first + sub,
                         count};
       pass.lanes(run);
-      walk_rows(pass, run, g);
+      walk_rows(pass, run);
     }
   }
   pass.finish(offset, first, b.channels, b.positions, b.stride);
