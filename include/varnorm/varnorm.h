@@ -1,9 +1,15 @@
-/* varnorm: VarianceNorm2d (NCSN++ / score-based models) on CPUs.
+/* varnorm: VarianceNorm2d and its family (GroupNorm, InstanceNorm2d, LayerNorm; NCSN++ / score-based models)
+ * on CPUs.
  *
- * For each sample n and channel c, over the M = H*W values of that plane:
+ * For each sample n and group g (G groups of C/G consecutive channels; by default G = C, one channel each), over
+ * the M = (C/G)*H*W values of that group:
+ *   mean = sum(x) / M
  *   var  = sum((x - mean)^2) / (M - correction)
  *   rstd = 1 / sqrt(var + eps)
- *   y    = alpha * x * rstd (+ beta)            the mean is NOT subtracted from x
+ *   y    = alpha[c] * x * rstd (+ beta[c])             center = 0 (VarianceNorm2d): the mean is NOT subtracted
+ *   y    = alpha[c] * (x - mean) * rstd (+ beta[c])    center = 1 (GroupNorm, InstanceNorm2d, LayerNorm)
+ * torch.nn.GroupNorm(G, C, eps) is groups = G, center = 1, correction = 0; InstanceNorm2d is groups = 0 (or C),
+ * center = 1, correction = 0; LayerNorm over (C, H, W) is groups = 1, center = 1, correction = 0.
  *
  * Every function is thread-safe, never throws and never calls exit. Calls with max_threads = 1, and
  * calls below 131072 elements, perform no heap allocation, take no locks, make no system calls and use at
@@ -16,7 +22,7 @@
 #include <stdint.h>
 
 #define VARNORM_VERSION_MAJOR 0
-#define VARNORM_VERSION_MINOR 2
+#define VARNORM_VERSION_MINOR 3
 #define VARNORM_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time checks. */
 #define VARNORM_VERSION (VARNORM_VERSION_MAJOR * 10000 + VARNORM_VERSION_MINOR * 100 + VARNORM_VERSION_PATCH)
@@ -43,8 +49,8 @@ typedef enum varnorm_status {
   VARNORM_ERROR_INVALID_SHAPE = 2,    /* a negative dimension, or n*c*h*w (or its byte size) overflows */
   VARNORM_ERROR_INVALID_ARGUMENT = 3, /* unknown enum value, eps negative/NaN/inf, correction not 0 or 1,
                                          per_sample_affine not 0 or 1, max_threads < 0, mean without rstd,
-                                         unknown ISA name */
-  VARNORM_ERROR_TOO_FEW_ELEMENTS = 4, /* n*c > 0 and h*w <= correction: the variance is undefined */
+                                         unknown ISA name, groups < 0 or not dividing c, center not 0 or 1 */
+  VARNORM_ERROR_TOO_FEW_ELEMENTS = 4, /* n*c > 0 and (c/G)*h*w <= correction: the variance is undefined */
   VARNORM_ERROR_OVERLAP = 5,          /* an output partially overlaps an input or another output */
   VARNORM_ERROR_UNSUPPORTED = 6       /* a known ISA that this CPU or build lacks */
 } varnorm_status;
@@ -57,13 +63,19 @@ typedef struct varnorm_desc {
   int32_t correction;          /* 1 (default): unbiased, as torch.var; 0: population, as jnp.var */
   int32_t per_sample_affine;   /* 0 (default): alpha, beta have c values; 1: n*c values, index n*c + ch */
   int32_t max_threads;         /* 0 (default): library default; 1: the calling thread only; k: at most k */
+  int32_t groups; /* 0 (default): one group per channel. G > 0: G groups of C/G channels; C % G != 0 is
+                     VARNORM_ERROR_INVALID_ARGUMENT. Since 0.3. */
+  int32_t center; /* 0 (default): the mean is not subtracted (VarianceNorm2d); 1: it is (GroupNorm, InstanceNorm).
+                     Since 0.3. */
 } varnorm_desc;
 
-/* A descriptor with the defaults above (AUTO, eps 1e-5, correction 1, per-channel affine, max_threads 0). */
+/* A descriptor with the defaults above (AUTO, eps 1e-5, correction 1, per-channel affine, max_threads 0,
+ * groups 0, center 0: VarianceNorm2d). */
 varnorm_desc varnorm_desc_make(int64_t n, int64_t c, int64_t h, int64_t w, varnorm_layout layout);
 
-/* y = alpha * x * rstd (+ beta). mean and rstd, when given, receive the statistics (n*c values each,
- * index n*C + c in both layouts). y == x is allowed. */
+/* y = alpha * x * rstd (+ beta), or alpha * (x - mean) * rstd (+ beta) with center = 1. mean and rstd, when
+ * given, receive the statistics (n*G values each, index n*G + g in both layouts; G = C when groups is 0).
+ * y == x is allowed. */
 varnorm_status varnorm_forward(const varnorm_desc* desc, const float* x, const float* alpha,
                                const float* beta /* NULL: no bias */, float* y, float* mean /* NULL or n*c */,
                                float* rstd /* NULL or n*c */);
@@ -72,7 +84,7 @@ varnorm_status varnorm_forward(const varnorm_desc* desc, const float* x, const f
  * varnorm_forward) or both NULL (recomputed from x). dalpha and dbeta are overwritten, not accumulated.
  * dx == dy or dx == x is allowed. */
 varnorm_status varnorm_backward(const varnorm_desc* desc, const float* x, const float* alpha, const float* dy,
-                                const float* mean, const float* rstd /* both NULL: recomputed */,
+                                const float* mean, const float* rstd /* n*G each; both NULL: recomputed */,
                                 float* dx /* NULL: skipped */, float* dalpha /* NULL: skipped */,
                                 float* dbeta /* NULL: skipped */);
 

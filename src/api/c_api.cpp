@@ -22,6 +22,8 @@ varnorm_desc varnorm_desc_make(int64_t n, int64_t c, int64_t h, int64_t w, varno
   d.correction = 1;
   d.per_sample_affine = 0;
   d.max_threads = 0;
+  d.groups = 0;
+  d.center = 0;
   return d;
 }
 

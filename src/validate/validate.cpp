@@ -21,6 +21,8 @@ varnorm_status check_descriptor(const varnorm_desc& d) noexcept {
   if (d.correction != 0 && d.correction != 1) return VARNORM_ERROR_INVALID_ARGUMENT;
   if (d.per_sample_affine != 0 && d.per_sample_affine != 1) return VARNORM_ERROR_INVALID_ARGUMENT;
   if (d.max_threads < 0) return VARNORM_ERROR_INVALID_ARGUMENT;
+  if (d.groups < 0) return VARNORM_ERROR_INVALID_ARGUMENT;
+  if (d.center != 0 && d.center != 1) return VARNORM_ERROR_INVALID_ARGUMENT;
   return VARNORM_OK;
 }
 
@@ -39,6 +41,7 @@ varnorm_status check_shape(const varnorm_desc& d, problem* p) noexcept {
   if (!multiply_within(d.h, d.w, limit, &m) || !multiply_within(d.n, d.c, limit, &nc) ||
       !multiply_within(nc, m, limit, &total))
     return VARNORM_ERROR_INVALID_SHAPE;
+  if (d.groups > 0 && d.c % d.groups != 0) return VARNORM_ERROR_INVALID_ARGUMENT;
   p->n = d.n;
   p->c = d.c;
   p->m = m;
@@ -48,6 +51,9 @@ varnorm_status check_shape(const varnorm_desc& d, problem* p) noexcept {
   p->correction = d.correction;
   p->per_sample_affine = d.per_sample_affine != 0;
   p->max_threads = d.max_threads;
+  p->groups = d.groups > 0 ? d.groups : d.c;
+  p->group_channels = d.groups > 0 ? d.c / d.groups : 1;
+  p->center = d.center != 0;
   return VARNORM_OK;
 }
 
@@ -94,7 +100,7 @@ varnorm_status check_common(const varnorm_desc* desc, problem* p) noexcept {
 }
 
 varnorm_status check_element_count(const problem& p) noexcept {
-  if (p.planes() > 0 && p.m <= p.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
+  if (p.planes() > 0 && p.group_channels * p.m <= p.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
   return VARNORM_OK;
 }
 
@@ -108,8 +114,8 @@ varnorm_status validate_forward(const varnorm_desc* desc, const forward_buffers&
     return VARNORM_ERROR_NULL_POINTER;
   s = check_element_count(p);
   if (s != VARNORM_OK) return s;
-  const byte_range outputs[3] = {range_of(b.y, p.elements()), range_of(b.mean, p.planes()),
-                                 range_of(b.rstd, p.planes())};
+  const byte_range outputs[3] = {range_of(b.y, p.elements()), range_of(b.mean, p.statistics()),
+                                 range_of(b.rstd, p.statistics())};
   const byte_range inputs[3] = {range_of(b.x, p.elements()), range_of(b.alpha, p.affine_size()),
                                 range_of(b.beta, p.affine_size())};
   const bool allowed[3][3] = {{true, false, false}, {false, false, false}, {false, false, false}};  // y == x
@@ -130,8 +136,8 @@ varnorm_status validate_backward(const varnorm_desc* desc, const backward_buffer
   const byte_range outputs[3] = {range_of(b.dx, p.elements()), range_of(b.dalpha, p.affine_size()),
                                  range_of(b.dbeta, p.affine_size())};
   const byte_range inputs[5] = {range_of(b.x, p.elements()), range_of(b.alpha, p.affine_size()),
-                                range_of(b.dy, p.elements()), range_of(b.mean, p.planes()),
-                                range_of(b.rstd, p.planes())};
+                                range_of(b.dy, p.elements()), range_of(b.mean, p.statistics()),
+                                range_of(b.rstd, p.statistics())};
   // dx == x or dx == dy.
   const bool allowed[3][5] = {{true, false, true, false, false}, {}, {}};
   if (overlaps(outputs, inputs, allowed)) return VARNORM_ERROR_OVERLAP;
