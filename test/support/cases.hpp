@@ -93,6 +93,13 @@ inline varnorm_desc make_desc(std::int64_t n, std::int64_t c, std::int64_t h, st
   return d;
 }
 
+// d with G = groups groups (0: one per channel) and the mean subtracted or not (GroupNorm, InstanceNorm2d).
+inline varnorm_desc with_groups(varnorm_desc d, std::int32_t groups, bool center) {
+  d.groups = groups;
+  d.center = center ? 1 : 0;
+  return d;
+}
+
 // The same n x c x h x w tensor in the other layout.
 inline std::vector<float> relayout(const varnorm_desc& from, const std::vector<float>& v, varnorm_layout to) {
   varnorm_desc target = from;
