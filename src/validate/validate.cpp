@@ -41,6 +41,9 @@ varnorm_status check_shape(const varnorm_desc& d, problem* p) noexcept {
   if (!multiply_within(d.h, d.w, limit, &m) || !multiply_within(d.n, d.c, limit, &nc) ||
       !multiply_within(nc, m, limit, &total))
     return VARNORM_ERROR_INVALID_SHAPE;
+  // mean and rstd hold n*G floats; G <= C unless C is 0, which leaves G (up to INT32_MAX) unbounded.
+  std::int64_t statistics = 0;
+  if (!multiply_within(d.n, d.groups > 0 ? d.groups : d.c, limit, &statistics)) return VARNORM_ERROR_INVALID_SHAPE;
   if (d.groups > 0 && d.c % d.groups != 0) return VARNORM_ERROR_INVALID_ARGUMENT;
   p->n = d.n;
   p->c = d.c;

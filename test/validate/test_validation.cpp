@@ -151,6 +151,40 @@ std::vector<bad_input<Args>> descriptor_mistakes() {
       {"h == 0 with correction 1", VARNORM_ERROR_TOO_FEW_ELEMENTS, [](Args& c, sentinel_arena&) { c.desc.h = 0; }},
       {"w == 0 with correction 0", VARNORM_ERROR_TOO_FEW_ELEMENTS,
        [](Args& c, sentinel_arena&) { c.desc.w = 0, c.desc.correction = 0; }},
+      // Groups and centring (c = 3).
+      {"groups -1", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { c.desc.groups = -1; }},
+      {"groups INT32_MIN", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.groups = std::numeric_limits<std::int32_t>::min(); }},
+      {"groups 2 not dividing c = 3", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.groups = 2; }},
+      {"groups 6 > c = 3", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { c.desc.groups = 6; }},
+      {"groups INT32_MAX", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.groups = std::numeric_limits<std::int32_t>::max(); }},
+      {"center 2", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { c.desc.center = 2; }},
+      {"center -1", VARNORM_ERROR_INVALID_ARGUMENT, [](Args& c, sentinel_arena&) { c.desc.center = -1; }},
+      {"center 2 with groups 1", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.center = 2, c.desc.groups = 1; }},
+      // Descriptor fields come before the shape; whether groups divides c after it (it needs a valid c).
+      {"groups -1 with n negative", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.groups = -1, c.desc.n = -1; }},
+      {"center 2 with c negative", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.center = 2, c.desc.c = -1; }},
+      {"groups 2 with c negative", VARNORM_ERROR_INVALID_SHAPE,
+       [](Args& c, sentinel_arena&) { c.desc.groups = 2, c.desc.c = -3; }},
+      {"groups 2 not dividing c, n*c overflows", VARNORM_ERROR_INVALID_SHAPE,
+       [=](Args& c, sentinel_arena&) { c.desc.groups = 2, c.desc.n = huge, c.desc.c = huge + 1; }},
+      // mean and rstd hold n*G floats: that size must fit too, also when c = 0 leaves G unbounded.
+      {"n*G overflows int64 with c == 0", VARNORM_ERROR_INVALID_SHAPE,
+       [=](Args& c, sentinel_arena&) { c.desc.n = std::int64_t{1} << 40, c.desc.c = 0, c.desc.groups = 1 << 30; }},
+      {"n*G byte size overflows with c == 0 (2^61 floats)", VARNORM_ERROR_INVALID_SHAPE,
+       [](Args& c, sentinel_arena&) { c.desc.n = std::int64_t{1} << 31, c.desc.c = 0, c.desc.groups = 1 << 30; }},
+      // Too few values per group: (C/G)*h*w <= correction.
+      {"groups = c, h*w == 1, correction 1", VARNORM_ERROR_TOO_FEW_ELEMENTS,
+       [](Args& c, sentinel_arena&) { c.desc.groups = 3, c.desc.center = 1, c.desc.h = c.desc.w = 1; }},
+      {"groups 1, h == 0, correction 0", VARNORM_ERROR_TOO_FEW_ELEMENTS,
+       [](Args& c, sentinel_arena&) { c.desc.groups = 1, c.desc.h = 0, c.desc.correction = 0; }},
+      {"groups not dividing c before too few elements", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](Args& c, sentinel_arena&) { c.desc.groups = 2, c.desc.h = c.desc.w = 1; }},
   };
 }
 
@@ -187,6 +221,45 @@ TEST_CASE("forward rejects every bad descriptor with its documented status and w
 
 TEST_CASE("backward rejects every bad descriptor with its documented status and writes nothing", "[validate]") {
   expect_rejected(descriptor_mistakes<backward_args>());
+}
+
+TEST_CASE("groups and center: valid values are accepted, several values per group where a plane alone has too few, "
+          "and an invalid groups is reported before a NULL buffer",
+          "[validate][groups]") {
+  using F = forward_args;
+  using B = backward_args;
+  // c = 3, n = 2: groups 1 and 3 divide it; with groups 1 one statistic per sample (2 of mean and rstd).
+  expect_accepted<F>({
+      {"groups 1, center 1", VARNORM_OK, [](F& c, sentinel_arena&) { c.desc.groups = 1, c.desc.center = 1; }},
+      {"groups 3 = c, center 1", VARNORM_OK, [](F& c, sentinel_arena&) { c.desc.groups = 3, c.desc.center = 1; }},
+      {"groups 1, center 0", VARNORM_OK, [](F& c, sentinel_arena&) { c.desc.groups = 1; }},
+      {"groups 1, h*w == 1, correction 1: 3 values per group", VARNORM_OK,
+       [](F& c, sentinel_arena&) { c.desc.groups = 1, c.desc.h = c.desc.w = 1; }},
+      {"n*c == 0 with groups 5 (dividing c = 0), mean and rstd NULL", VARNORM_OK,
+       [](F& c, sentinel_arena&) { c.desc.c = 0, c.desc.groups = 5, c.mean = c.rstd = nullptr; }},
+      {"n = 2^40, c = 0, groups 2 (n*G fits), mean and rstd NULL", VARNORM_OK,
+       [](F& c, sentinel_arena&) {
+         c.desc.n = std::int64_t{1} << 40, c.desc.c = 0, c.desc.groups = 2, c.mean = c.rstd = nullptr;
+       }},
+  });
+  expect_accepted<B>({
+      {"groups 1, center 1, saved statistics", VARNORM_OK,
+       [](B& c, sentinel_arena&) { c.desc.groups = 1, c.desc.center = 1; }},
+      {"groups 1, center 1, recomputed statistics", VARNORM_OK,
+       [](B& c, sentinel_arena&) { c.desc.groups = 1, c.desc.center = 1, c.mean = c.rstd = nullptr; }},
+  });
+  expect_rejected<F>({
+      {"groups not dividing c with x NULL", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](F& c, sentinel_arena&) { c.desc.groups = 2, c.x = nullptr; }},
+      {"center 2 with y NULL", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](F& c, sentinel_arena&) { c.desc.center = 2, c.y = nullptr; }},
+  });
+  expect_rejected<B>({
+      {"groups not dividing c with dy NULL", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](B& c, sentinel_arena&) { c.desc.groups = 2, c.dy = nullptr; }},
+      {"groups -1 with mean without rstd", VARNORM_ERROR_INVALID_ARGUMENT,
+       [](B& c, sentinel_arena&) { c.desc.groups = -1, c.rstd = nullptr; }},
+  });
 }
 
 TEST_CASE("forward: NULL x, alpha or y is NULL_POINTER; NULL beta, mean, rstd are accepted", "[validate]") {
@@ -323,16 +396,61 @@ TEST_CASE("backward: an output partially overlapping an input or another output 
   });
 }
 
+TEST_CASE("with groups, mean and rstd span n*G floats: overlaps are judged on that size",
+          "[validate][overlap][groups]") {
+  // groups 1: mean and rstd hold n = 2 floats each (6 without groups), so buffers 2 floats apart are adjacent.
+  using F = forward_args;
+  using B = backward_args;
+  const std::size_t stats = 2;
+  auto grouped = [](auto& c) { c.desc.groups = 1, c.desc.center = 1; };
+  expect_accepted<F>({
+      {"rstd right after mean", VARNORM_OK, [=](F& c, sentinel_arena& a) { grouped(c), c.rstd = a.at(kMean + stats); }},
+      {"mean right before x", VARNORM_OK, [=](F& c, sentinel_arena& a) { grouped(c), c.mean = a.at(kX - stats); }},
+      {"rstd right after y", VARNORM_OK, [=](F& c, sentinel_arena& a) { grouped(c), c.rstd = a.at(kY + kElements); }},
+  });
+  expect_rejected<F>({
+      {"rstd = mean + 1", VARNORM_ERROR_OVERLAP,
+       [=](F& c, sentinel_arena& a) { grouped(c), c.rstd = a.at(kMean + stats - 1); }},
+      {"mean's last float on x's first", VARNORM_ERROR_OVERLAP,
+       [=](F& c, sentinel_arena& a) { grouped(c), c.mean = a.at(kX - stats + 1); }},
+      {"rstd's first float on y's last", VARNORM_ERROR_OVERLAP,
+       [=](F& c, sentinel_arena& a) { grouped(c), c.rstd = a.at(kY + kElements - 1); }},
+      {"mean on alpha's last", VARNORM_ERROR_OVERLAP,
+       [=](F& c, sentinel_arena& a) { grouped(c), c.mean = a.at(kAlpha + kChannels - 1); }},
+  });
+  expect_accepted<B>({
+      {"dalpha right after the saved mean", VARNORM_OK,
+       [=](B& c, sentinel_arena& a) { grouped(c), c.dalpha = a.at(kMeanIn + stats); }},
+      {"dx right after the saved rstd", VARNORM_OK,
+       [=](B& c, sentinel_arena& a) { grouped(c), c.dx = a.at(kRstdIn + stats); }},
+  });
+  expect_rejected<B>({
+      {"dalpha on the saved mean's last", VARNORM_ERROR_OVERLAP,
+       [=](B& c, sentinel_arena& a) { grouped(c), c.dalpha = a.at(kMeanIn + stats - 1); }},
+      {"dbeta on the saved rstd's last", VARNORM_ERROR_OVERLAP,
+       [=](B& c, sentinel_arena& a) { grouped(c), c.dbeta = a.at(kRstdIn + stats - 1); }},
+      {"dx covers the saved rstd", VARNORM_ERROR_OVERLAP,
+       [=](B& c, sentinel_arena& a) { grouped(c), c.rstd = a.at(kDx + kElements - 1); }},
+  });
+}
+
 TEST_CASE("the allowed exact aliases y == x, dx == dy and dx == x give bitwise the out-of-place results",
           "[validate][alias]") {
   // A small shape (one thread) and one large enough to be split over threads by tiles.
-  for (const varnorm_desc& shape : {make_desc(2, 5, 7, 9, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false),
-                                    make_desc(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true)}) {
+  // And groups of channels with the mean subtracted: dx == x must not overwrite x before the group's statistics
+  // and sums are complete.
+  for (const varnorm_desc& shape :
+       {make_desc(2, 5, 7, 9, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false),
+        make_desc(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true),
+        with_groups(make_desc(2, 6, 7, 9, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false), 3, true),
+        with_groups(make_desc(2, 6, 7, 9, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true), 2, false),
+        with_groups(make_desc(1, 4, 300, 300, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 1, true),
+        with_groups(make_desc(1, 130, 40, 30, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 1, true)}) {
     const layer_case c = make_case(shape, true, 4242);
     for (const std::string& isa : supported_isas()) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
-      CAPTURE(isa, shape.n, shape.c, shape.h, shape.w);
+      CAPTURE(isa, shape.n, shape.c, shape.h, shape.w, shape.groups, shape.center);
       const forward_outputs out_of_place = run_forward(c);
       REQUIRE(out_of_place.status == VARNORM_OK);
       std::vector<float> in_place = c.x, mean(stats_size(shape)), rstd(stats_size(shape));
