@@ -49,6 +49,8 @@ struct Options {
   int correction = 1;              // 1: unbiased (torch.var); 0: population (jnp.var)
   bool per_sample_affine = false;  // alpha, beta hold n*c values (ConditionalVarianceNorm2d)
   int max_threads = 0;             // 0: library default; 1: calling thread only
+  int groups = 0;                  // 0: one group per channel; G > 0: G groups of C/G consecutive channels
+  bool center = false;             // subtract the mean (GroupNorm, InstanceNorm2d); false: VarianceNorm2d
 };
 
 // A non-owning view of a float buffer: pointer and element count. The count is checked against the shape.
@@ -78,6 +80,8 @@ inline varnorm_desc to_desc(const Shape& s, const Options& o) noexcept {
   d.correction = o.correction;
   d.per_sample_affine = o.per_sample_affine ? 1 : 0;
   d.max_threads = o.max_threads;
+  d.groups = o.groups;
+  d.center = o.center ? 1 : 0;
   return d;
 }
 
@@ -95,8 +99,12 @@ inline Extents extents_of(const Shape& s, const Options& o) noexcept {
   const std::uint64_t nc = n * c;
   if (n != 0 && nc / n != c) return e;
   if (nc != 0 && (nc * hw) / nc != hw) return e;
+  // mean and rstd: n*G values (G = C when groups is 0; the C API rejects a negative G or one not dividing C).
+  const std::uint64_t groups = o.groups > 0 ? static_cast<std::uint64_t>(o.groups) : c;
+  const std::uint64_t ng = n * groups;
+  if (n != 0 && ng / n != groups) return e;
   e.tensor = static_cast<std::size_t>(nc * hw);
-  e.stats = static_cast<std::size_t>(nc);
+  e.stats = static_cast<std::size_t>(ng);
   e.affine = static_cast<std::size_t>(o.per_sample_affine ? nc : c);
   return e;
 }
@@ -109,7 +117,8 @@ constexpr bool fits(Span<T> buffer, std::size_t needed) noexcept {
 
 }  // namespace detail
 
-// y = alpha * x * rstd (+ beta). Buffers smaller than the shape needs give invalid_argument.
+// y = alpha * x * rstd (+ beta), or alpha * (x - mean) * rstd (+ beta) with options.center; mean and rstd hold
+// n*G values. Buffers smaller than the shape needs give invalid_argument.
 inline Status forward(const Shape& shape, const Options& options, Span<const float> x, Span<const float> alpha,
                       Span<const float> beta, Span<float> y, Span<float> mean = {}, Span<float> rstd = {}) noexcept {
   const varnorm_desc d = detail::to_desc(shape, options);
@@ -218,6 +227,113 @@ class VarianceNorm2d {
   Layout layout_;
   Options options_;
   std::vector<float> alpha_, beta_, alpha_grad_, beta_grad_;
+};
+
+namespace detail {
+
+// The descriptor's groups for a layer's group count: a count the C API cannot take (0, negative, beyond int32)
+// becomes -1, which forward and backward then report as invalid_argument.
+inline int group_field(std::int64_t groups) noexcept {
+  return groups > 0 && groups <= INT32_MAX ? static_cast<int>(groups) : -1;
+}
+
+// A normalization layer with torch.nn's parameters: weight (ones) and bias (zeros) of C values each when
+// affine, none otherwise, and their gradients. Statistics with the mean subtracted and the population variance
+// (correction 0), over `groups` groups per sample (0: one per channel).
+class CenteredNorm {
+ public:
+  CenteredNorm(std::int64_t channels, int groups, float eps, bool affine, Layout layout)
+      : num_channels_(channels < 0 ? 0 : channels),
+        affine_(affine),
+        layout_(layout),
+        weight_(affine ? static_cast<std::size_t>(num_channels_) : 0, 1.0f),
+        bias_(affine ? static_cast<std::size_t>(num_channels_) : 0, 0.0f),
+        weight_grad_(affine ? static_cast<std::size_t>(num_channels_) : 0, 0.0f),
+        bias_grad_(affine ? static_cast<std::size_t>(num_channels_) : 0, 0.0f),
+        ones_(affine ? 0 : static_cast<std::size_t>(num_channels_), 1.0f) {
+    options_.eps = eps;
+    options_.correction = 0;
+    options_.groups = groups;
+    options_.center = true;
+  }
+
+  std::int64_t num_channels() const noexcept { return num_channels_; }
+  bool affine() const noexcept { return affine_; }
+  Layout layout() const noexcept { return layout_; }
+  Options& options() noexcept { return options_; }
+  const Options& options() const noexcept { return options_; }
+
+  // C values each when affine; empty otherwise (as torch.nn's None).
+  std::vector<float>& weight() noexcept { return weight_; }
+  std::vector<float>& bias() noexcept { return bias_; }
+  const std::vector<float>& weight() const noexcept { return weight_; }
+  const std::vector<float>& bias() const noexcept { return bias_; }
+  const std::vector<float>& weight_grad() const noexcept { return weight_grad_; }
+  const std::vector<float>& bias_grad() const noexcept { return bias_grad_; }
+
+  Shape shape(std::int64_t n, std::int64_t h, std::int64_t w) const noexcept {
+    return Shape{n, num_channels_, h, w, layout_};
+  }
+
+  // y = layer(x) for an n x num_channels x h x w tensor in this layer's layout; mean/rstd (n*G values each)
+  // optional.
+  Status forward(std::int64_t n, std::int64_t h, std::int64_t w, Span<const float> x, Span<float> y,
+                 Span<float> mean = {}, Span<float> rstd = {}) const noexcept {
+    const Span<const float> beta = affine_ ? Span<const float>(bias_.data(), bias_.size()) : Span<const float>();
+    return varnorm::forward(shape(n, h, w), options_, x, scale(), beta, y, mean, rstd);
+  }
+
+  // Writes dx and, when affine, overwrites weight_grad() and bias_grad().
+  Status backward(std::int64_t n, std::int64_t h, std::int64_t w, Span<const float> x, Span<const float> dy,
+                  Span<float> dx, Span<const float> mean = {}, Span<const float> rstd = {}) noexcept {
+    Span<float> dalpha, dbeta;
+    if (affine_) {
+      dalpha = Span<float>(weight_grad_.data(), weight_grad_.size());
+      dbeta = Span<float>(bias_grad_.data(), bias_grad_.size());
+    }
+    return varnorm::backward(shape(n, h, w), options_, x, scale(), dy, mean, rstd, dx, dalpha, dbeta);
+  }
+
+ private:
+  Span<const float> scale() const noexcept {
+    const std::vector<float>& alpha = affine_ ? weight_ : ones_;
+    return Span<const float>(alpha.data(), alpha.size());
+  }
+
+  std::int64_t num_channels_;
+  bool affine_;
+  Layout layout_;
+  Options options_;
+  std::vector<float> weight_, bias_, weight_grad_, bias_grad_;
+  std::vector<float> ones_;  // alpha when not affine: the C API requires one
+};
+
+}  // namespace detail
+
+// torch.nn.GroupNorm(num_groups, num_channels, eps, affine): G groups of C/G consecutive channels, the mean
+// subtracted, population variance. num_groups must divide num_channels (else forward and backward return
+// invalid_argument, as do num_groups <= 0). Construction allocates; forward and backward do not.
+class GroupNorm : public detail::CenteredNorm {
+ public:
+  GroupNorm(std::int64_t num_groups, std::int64_t num_channels, float eps = 1e-5f, bool affine = true,
+            Layout layout = Layout::nchw)
+      : CenteredNorm(num_channels, detail::group_field(num_groups), eps, affine, layout), num_groups_(num_groups) {}
+
+  std::int64_t num_groups() const noexcept { return num_groups_; }
+
+ private:
+  std::int64_t num_groups_;
+};
+
+// torch.nn.InstanceNorm2d(num_features, eps, affine) without running statistics: each (sample, channel)
+// plane normalized on its own, the mean subtracted, population variance.
+class InstanceNorm2d : public detail::CenteredNorm {
+ public:
+  explicit InstanceNorm2d(std::int64_t num_features, float eps = 1e-5f, bool affine = false,
+                          Layout layout = Layout::nchw)
+      : CenteredNorm(num_features, /*groups=*/0, eps, affine, layout) {}
+
+  std::int64_t num_features() const noexcept { return num_channels(); }
 };
 
 }  // namespace varnorm
