@@ -1,7 +1,8 @@
 // Prints one line per call: a 64-bit FNV-1a digest of every output of forward and backward, over shapes x
-// layouts x algorithms x affine modes x kernel sets x thread counts. Two builds give the same bits exactly when
-// their outputs are identical: tools/compare_bits.sh diffs them. Uses the public C API only, so it builds
-// against older revisions too.
+// layouts x algorithms x affine modes x kernel sets x thread counts; then (from 0.3, after all of those, so that
+// digests of earlier revisions line up) grouped and centred calls: GroupNorm, LayerNorm, InstanceNorm2d. Two builds
+// give the same bits exactly when their outputs are identical: tools/compare_bits.sh diffs them. Uses the public C API
+// only, so it builds against older revisions too.
 #include <varnorm/varnorm.h>
 
 #include <cinttypes>
@@ -109,5 +110,70 @@ int main() {
       }
     }
   }
+#if VARNORM_VERSION >= 300
+  // Groups and centring: {shape, groups, center}, both layouts, every algorithm, GroupNorm-like (correction 0,
+  // bias) and per-sample affine, 1 and 2 threads.
+  struct grouped {
+    shape s;
+    int groups, center;
+  };
+  const grouped modes[] = {{{2, 32, 16, 16}, 8, 1}, {{1, 12, 1, 257}, 3, 1},  {{2, 256, 8, 8}, 1, 1},
+                           {{2, 256, 6, 6}, 2, 0},  {{2, 64, 24, 24}, 0, 1},  {{1, 4, 256, 256}, 1, 1},
+                           {{3, 8, 45, 45}, 4, 0},  {{1, 130, 33, 17}, 2, 1}, {{4, 6, 1, 1}, 3, 1}};
+  for (const std::string& isa : kernel_sets()) {
+    if (varnorm_set_isa(isa.c_str()) != VARNORM_OK) return 1;
+    for (const grouped& g : modes) {
+      const shape& s = g.s;
+      const std::size_t count = static_cast<std::size_t>(s.n * s.c * s.h * s.w);
+      const std::size_t planes = static_cast<std::size_t>(s.n * s.c);
+      const std::size_t stats = static_cast<std::size_t>(s.n * (g.groups > 0 ? g.groups : s.c));
+      for (int layout = 0; layout < 2; ++layout) {
+        for (varnorm_algorithm algorithm : algorithms) {
+          for (int variant = 0; variant < 2; ++variant) {  // 0: GroupNorm with bias; 1: per-sample affine
+            for (int threads : {1, 2}) {
+              varnorm_desc d = varnorm_desc_make(s.n, s.c, s.h, s.w, static_cast<varnorm_layout>(layout));
+              d.algorithm = algorithm;
+              d.correction = variant == 0 ? 0 : 1;
+              d.per_sample_affine = variant;
+              d.max_threads = threads;
+              d.groups = g.groups;
+              d.center = g.center;
+              const std::size_t affine = variant == 1 ? planes : static_cast<std::size_t>(s.c);
+              const std::uint64_t seed = count * 37 + planes;
+              const std::vector<float> x = values(count, seed, variant == 0 ? 40.0f : -3.0f);
+              const std::vector<float> dy = values(count, seed + 1, 0.25f);
+              const std::vector<float> alpha = values(affine, seed + 2, 1.0f);
+              const std::vector<float> beta = values(affine, seed + 3, 0.0f);
+              std::vector<float> y(count), mean(stats), rstd(stats), dx(count), dalpha(affine), dbeta(affine);
+              digest f, b, r;
+              if (varnorm_forward(&d, x.data(), alpha.data(), beta.data(), y.data(), mean.data(), rstd.data()) !=
+                  VARNORM_OK)
+                return 1;
+              f.add(y);
+              f.add(mean);
+              f.add(rstd);
+              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), mean.data(), rstd.data(), dx.data(),
+                                   dalpha.data(), dbeta.data()) != VARNORM_OK)
+                return 1;
+              b.add(dx);
+              b.add(dalpha);
+              b.add(dbeta);
+              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
+                                   dbeta.data()) != VARNORM_OK)
+                return 1;
+              r.add(dx);
+              r.add(dalpha);
+              r.add(dbeta);
+              std::printf("%s %" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64 " %s G%d c%d alg%d v%d t%d %016" PRIx64
+                          " %016" PRIx64 " %016" PRIx64 "\n",
+                          isa.c_str(), s.n, s.c, s.h, s.w, layout == 0 ? "NCHW" : "NHWC", g.groups, g.center,
+                          static_cast<int>(algorithm), variant, threads, f.h, b.h, r.h);
+            }
+          }
+        }
+      }
+    }
+  }
+#endif
   return 0;
 }

@@ -3,7 +3,7 @@
 // long double oracle for M from 2 to 2^20 and |mean|/std from 0 to 1e4, Gaussian, ramp, spiky, outlier-first and
 // step planes, both layouts, every algorithm, every kernel set. var is read back from rstd with eps = 0.
 // And the promise for data without outliers: y, mean and rstd within 2e-6 of the reference for |mean|/std up to
-// 1e6.
+// 1e6; with groups and the mean subtracted (GroupNorm), y normalized, for |mean|/std of 1e3 and 1e4.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -56,7 +56,7 @@ void check_variance_promise(varnorm_desc d, const std::vector<float>& x) {
   d.eps = 0.0f;
   const std::vector<float> alpha(affine_size(d), 1.0f);
   const oracle_forward_result oracle = oracle_forward(d, x.data(), alpha.data(), static_cast<const float*>(nullptr));
-  const std::int64_t m = d.h * d.w;
+  const std::int64_t m = group_channels(d) * d.h * d.w;  // values per statistic
   std::vector<float> y(x.size()), rstd(stats_size(d));
   for (const std::string& isa : supported_isas()) {
     isa_scope scope(isa);
@@ -71,7 +71,8 @@ void check_variance_promise(varnorm_desc d, const std::vector<float>& x) {
         // rstd is rounded to float (relative error <= u), so var = 1/rstd^2 carries 2u more than the
         // promise; kSecondOrder covers second-order terms and the double-precision steps.
         const double bound = variance_bound(m, o.kappa) + 2 * kFloatUnit + kSecondOrder;
-        CAPTURE(isa, algorithm, d.layout, m, plane, static_cast<double>(o.kappa), relative_error, bound);
+        CAPTURE(isa, algorithm, d.layout, d.groups, d.center, m, plane, static_cast<double>(o.kappa), relative_error,
+                bound);
         CHECK(relative_error <= bound);
       }
     }
@@ -123,6 +124,37 @@ TEST_CASE("accuracy promise holds for planes spanning several tiles (M = 3 * 2^1
     for (std::int64_t c = 0; c < d.c; ++c)
       fill_plane(d, x, 0, c, static_cast<plane_kind>(c % 5), c % 2 == 0 ? 1e4 : 10.0, rng);
     check_variance_promise(d, x);
+  }
+}
+
+TEST_CASE("accuracy promise holds for groups of channels: M = (C/G)*H*W values of every plane kind and offset, "
+          "with and without the mean subtracted, NCHW and NHWC, every algorithm, every ISA",
+          "[accuracy][groups]") {
+  // Each group mixes kinds (an outlier-first plane leads its group) at one |mean|/std; groups of 4 planes of
+  // 17 .. 4500 values, and NHWC groups of 65 channels.
+  const double ratios[] = {0.0, 1.0, 1e2, 1e4};
+  std::uint64_t seed = 2500;
+  struct shape {
+    std::int64_t c, m;
+    std::int32_t groups;
+  };
+  for (const shape s : {shape{16, 17, 4}, shape{16, 1000, 4}, shape{8, 4500, 2}, shape{130, 300, 2}}) {
+    for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+      for (bool center : {false, true}) {
+        const varnorm_desc d =
+            with_groups(make_desc(1, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f), s.groups, center);
+        std::vector<float> x(tensor_size(d));
+        std::mt19937_64 rng(seed++);
+        const std::int64_t k = group_channels(d);
+        for (std::int64_t channel = 0; channel < d.c; ++channel) {
+          const std::int64_t g = channel / k;
+          const plane_kind kind =
+              channel % k == 0 ? plane_kind::outlier_first : static_cast<plane_kind>(channel % 3);  // gaussian..spiky
+          fill_plane(d, x, 0, channel, kind, ratios[g % 4], rng);
+        }
+        check_variance_promise(d, x);
+      }
+    }
   }
 }
 
@@ -180,6 +212,75 @@ TEST_CASE("large offsets: y, mean and rstd within 2e-6 of the reference for |mea
           for (std::size_t i = 0; i < y.size(); ++i)
             y_error = std::fmax(y_error, std::fabs(y[i] / static_cast<double>(oracle.y[i]) - 1.0));
           CAPTURE(isa, algorithm, layout, s.n, s.c, s.m, mean_error, rstd_error, y_error);
+          CHECK(mean_error <= kLimit);
+          CHECK(rstd_error <= kLimit);
+          CHECK(y_error <= kLimit);
+        }
+      }
+    }
+  }
+}
+
+// GroupNorm (and LayerNorm, InstanceNorm2d) at a large common offset: Gaussian data around an offset shared by
+// every channel of a group, so that x - mean is small against x. With the mean subtracted y is O(1) while x is
+// |mean|/std times larger: y must come from an accurate x - mean, not from a float mean (whose rounding alone is
+// 2^-24 * |mean|, 6e-4 std at 1e4). y (normalized by the group's largest |y|), mean and rstd within 2e-6 of the
+// reference.
+TEST_CASE("large offsets with groups and the mean subtracted: y, mean and rstd within 2e-6 (normalized) of the "
+          "reference for |mean|/std of 1e3 and 1e4, NCHW and NHWC, every algorithm, every ISA",
+          "[accuracy][groups]") {
+  constexpr double kLimit = 2e-6;
+  const double ratios[] = {1e3, 1e4};
+  std::mt19937_64 rng(2400);
+  // Groups of 4 planes with a tail (1000 values each), LayerNorm over planes of several tiles and a tail, groups
+  // of 3 planes of 1 x 257, InstanceNorm2d (G = 0), and NHWC groups of 65 channels (wider than 64).
+  struct shape {
+    std::int64_t n, c, m;
+    std::int32_t groups;
+  };
+  for (const shape s : {shape{2, 8, 1000, 2}, shape{1, 3, 32768 + 5, 1}, shape{2, 12, 257, 3}, shape{2, 6, 700, 0},
+                        shape{1, 130, 500, 2}}) {
+    for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+      varnorm_desc d =
+          with_groups(make_desc(s.n, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 0, false, 1e-5f), s.groups, true);
+      const std::int64_t k = group_channels(d);
+      std::vector<float> x(tensor_size(d));
+      for (std::int64_t sample = 0; sample < d.n; ++sample)
+        for (std::int64_t channel = 0; channel < d.c; ++channel) {
+          const std::int64_t g = channel / k;
+          fill_plane(d, x, sample, channel, plane_kind::gaussian,
+                     (g % 2 == 0 ? 1 : -1) * ratios[(sample * group_count(d) + g) % 2], rng);
+        }
+      const std::vector<float> alpha(affine_size(d), 1.0f);
+      const oracle_forward_result oracle =
+          oracle_forward(d, x.data(), alpha.data(), static_cast<const float*>(nullptr));
+      std::vector<float> y(x.size()), mean(stats_size(d)), rstd(stats_size(d));
+      for (const std::string& isa : supported_isas()) {
+        isa_scope scope(isa);
+        REQUIRE(scope.ok());
+        for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
+          d.algorithm = algorithm;
+          REQUIRE(varnorm_forward(&d, x.data(), alpha.data(), nullptr, y.data(), mean.data(), rstd.data()) ==
+                  VARNORM_OK);
+          double mean_error = 0, rstd_error = 0, y_error = 0;
+          for (std::int64_t sample = 0; sample < d.n; ++sample) {
+            for (std::int64_t g = 0; g < group_count(d); ++g) {
+              const std::size_t gi = stats_offset(d, sample, g);
+              const oracle_plane& o = oracle.planes[gi];
+              mean_error = std::fmax(mean_error, std::fabs(mean[gi] - static_cast<double>(o.mean)) /
+                                                     std::fabs(static_cast<double>(o.mean)));
+              rstd_error = std::fmax(rstd_error, std::fabs(rstd[gi] / static_cast<double>(o.rstd) - 1.0));
+              double diff = 0, scale = 0;
+              for (std::int64_t channel = g * k; channel < (g + 1) * k; ++channel)
+                for (std::int64_t p = 0; p < d.h * d.w; ++p) {
+                  const std::size_t i = static_cast<std::size_t>(element_offset(d, sample, channel, p));
+                  diff = std::fmax(diff, std::fabs(y[i] - static_cast<double>(oracle.y[i])));
+                  scale = std::fmax(scale, std::fabs(static_cast<double>(oracle.y[i])));
+                }
+              y_error = std::fmax(y_error, diff / scale);
+            }
+          }
+          CAPTURE(isa, algorithm, layout, s.n, s.c, s.m, s.groups, mean_error, rstd_error, y_error);
           CHECK(mean_error <= kLimit);
           CHECK(rstd_error <= kLimit);
           CHECK(y_error <= kLimit);

@@ -1,14 +1,15 @@
 // libFuzzer target for varnorm_forward / varnorm_backward (see test/fuzz/README.md).
 //
 // One input decodes to one call: shape (including 0, 1, SIMD tail sizes, several tiles, negative and
-// overflowing dimensions), layout, algorithm, correction, eps, per-sample affine, bias, which optional
+// overflowing dimensions), layout, algorithm, correction, eps, per-sample affine, groups (0, a divisor of c, or
+// sometimes an invalid value) and center (0, 1, sometimes invalid), bias, which optional
 // buffers are given, NULL pointers, where every buffer lies in one float arena (unaligned offsets, exact
 // aliases, partial overlaps) and the values (raw float bits: NaN, Inf, subnormals, huge). Checked:
 //  - the status equals the one re-derived here from the rules in varnorm.h and README "Contract";
 //  - on an error the arena is unchanged (nothing written);
 //  - on success, on every supported kernel set: results lie within the accuracy bound of the long double
 //    oracle (support/oracle.hpp, support/tolerance.hpp), and so within twice that bound of "scalar";
-//    NaN appears in every output of each plane whose x holds NaN or Inf and, elsewhere, exactly where the
+//    NaN appears in every output of each group (plane) whose x holds NaN or Inf and, elsewhere, exactly where the
 //    oracle's IEEE arithmetic gives NaN; max_threads 1, 2 and the decoded value, and the aliased placement
 //    versus separate buffers, give identical bits; nothing outside the outputs is written.
 // Any failed check aborts, which libFuzzer reports as a crash with the input saved.
@@ -98,16 +99,17 @@ bool descriptor_fields_valid(const varnorm_desc& d) {
   const bool eps_ok = !std::isnan(d.eps) && !std::isinf(d.eps) && !(d.eps < 0.0f);
   return (layout == 0 || layout == 1) && (algorithm >= 0 && algorithm <= 3) && eps_ok &&
          (d.correction == 0 || d.correction == 1) && (d.per_sample_affine == 0 || d.per_sample_affine == 1) &&
-         d.max_threads >= 0;
+         d.max_threads >= 0 && d.groups >= 0 && (d.center == 0 || d.center == 1);
 }
 
-// Every size the API implies (the plane h*w, the statistics n*c, the tensor n*c*h*w) fits in bytes as
-// ptrdiff_t, computed exactly in 128 bits.
+// Every size the API implies (the plane h*w, the planes n*c, the statistics n*G, the tensor n*c*h*w) fits in
+// bytes as ptrdiff_t, computed exactly in 128 bits.
 bool shape_valid(const varnorm_desc& d) {
   if (d.n < 0 || d.c < 0 || d.h < 0 || d.w < 0) return false;
   const __int128 limit = PTRDIFF_MAX / static_cast<__int128>(sizeof(float));
   const __int128 plane = static_cast<__int128>(d.h) * d.w, stats = static_cast<__int128>(d.n) * d.c;
   if (plane > limit || stats > limit) return false;
+  if (static_cast<__int128>(d.n) * (d.groups > 0 ? d.groups : d.c) > limit) return false;
   // Both factors are below 2^62 here, so the product fits in 128 bits.
   return plane * stats <= limit;
 }
@@ -121,11 +123,13 @@ varnorm_status expected_status(const call& c) {
   if (c.null_desc) return VARNORM_ERROR_NULL_POINTER;
   if (!descriptor_fields_valid(c.desc)) return VARNORM_ERROR_INVALID_ARGUMENT;
   if (!c.shape_valid) return VARNORM_ERROR_INVALID_SHAPE;
+  // groups must divide c: checked with the shape, before the buffers.
+  if (c.desc.groups > 0 && c.desc.c % c.desc.groups != 0) return VARNORM_ERROR_INVALID_ARGUMENT;
   if (c.backward && c.slots[MEAN].present != c.slots[RSTD].present) return VARNORM_ERROR_INVALID_ARGUMENT;
   for (role r : {X, ALPHA, c.backward ? DY : Y})
     if (!c.slots[r].present && c.slots[r].count > 0) return VARNORM_ERROR_NULL_POINTER;
   const varnorm_desc& d = c.desc;
-  if (d.n * d.c > 0 && d.h * d.w <= d.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
+  if (d.n * d.c > 0 && group_channels(d) * (d.h * d.w) <= d.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
   const std::vector<role> ins = c.inputs(), outs = c.outputs();
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const slot& o = c.slots[outs[i]];
@@ -166,6 +170,27 @@ std::int32_t decode_enum(FuzzedDataProvider& in, std::int32_t valid_count) {
   const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
   if (kind < 230) return kind % valid_count;
   if (kind < 245) return kind % 2 == 0 ? valid_count : -1;
+  return in.ConsumeIntegral<std::int32_t>();
+}
+
+// groups: mostly 0 (one per channel) or a divisor of c (1, c and those between), sometimes a value the library
+// must reject (negative, not dividing c) or an arbitrary one.
+std::int32_t decode_groups(FuzzedDataProvider& in, std::int64_t c) {
+  const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
+  if (kind < 90) return 0;
+  if (kind < 220 && c > 0 && c <= std::numeric_limits<std::int32_t>::max()) {
+    // The (kind % count)-th divisor of c, among its first 64 (c up to 2^31: scan its square root at most).
+    std::vector<std::int64_t> small, large;
+    for (std::int64_t g = 1; g * g <= c && small.size() < 32; ++g)
+      if (c % g == 0) {
+        small.push_back(g);
+        if (g != c / g) large.push_back(c / g);
+      }
+    small.insert(small.end(), large.rbegin(), large.rend());
+    return static_cast<std::int32_t>(small[kind % small.size()]);
+  }
+  if (kind < 235) return c >= 0 && c < std::numeric_limits<std::int32_t>::max() ? static_cast<std::int32_t>(c + 1) : 2;
+  if (kind < 245) return kind % 2 == 0 ? -1 : std::numeric_limits<std::int32_t>::min();
   return in.ConsumeIntegral<std::int32_t>();
 }
 
@@ -304,6 +329,8 @@ bool decode(const std::uint8_t* data, std::size_t size, decoded* out) {
   d.eps = decode_eps(in);
   d.correction = decode_enum(in, 2);
   d.per_sample_affine = decode_enum(in, 2);
+  d.groups = decode_groups(in, d.c);
+  d.center = decode_enum(in, 2);
   const std::uint8_t threads = in.ConsumeIntegral<std::uint8_t>();
   d.max_threads = threads < 250 ? threads % 4 : -static_cast<int>(threads % 3) - 1;
   c.decoded_threads = d.max_threads;
@@ -313,11 +340,16 @@ bool decode(const std::uint8_t* data, std::size_t size, decoded* out) {
   if (c.shape_valid) {
     const std::int64_t planes = d.n * d.c, elements = planes * (d.h * d.w);
     const std::int64_t affine = d.per_sample_affine == 1 ? planes : d.c;
+    // mean and rstd: n*G (G = c when groups is 0, or when it is invalid: the call is rejected before they are
+    // looked at).
+    const bool groups_valid = d.groups == 0 || (d.groups > 0 && d.c % d.groups == 0);
+    const std::int64_t statistics = groups_valid && d.groups > 0 ? d.n * d.groups : planes;
     // Valid shapes too large to allocate: only those that do no work (n*c == 0) are kept.
-    if (elements > kMaxElements || affine > kMaxElements || planes > kMaxElements) return false;
+    if (elements > kMaxElements || affine > kMaxElements || planes > kMaxElements || statistics > kMaxElements)
+      return false;
     for (role r : {X, DY, Y, DX}) c.slots[r].count = elements;
     for (role r : {ALPHA, BETA, DALPHA, DBETA}) c.slots[r].count = affine;
-    for (role r : {MEAN, RSTD}) c.slots[r].count = planes;
+    for (role r : {MEAN, RSTD}) c.slots[r].count = statistics;
   }
   // Which buffers are passed: inputs and y mostly, optional ones at random, one required one NULL rarely.
   const std::uint8_t given = in.ConsumeIntegral<std::uint8_t>();
@@ -419,9 +451,12 @@ bool within(float got, real want, double bound) {
   return std::fabs(static_cast<real>(got) - want) <= static_cast<real>(bound);
 }
 
-bool plane_finite(const layer_case& lc, std::int64_t n, std::int64_t ch) {
-  for (std::int64_t p = 0; p < lc.desc.h * lc.desc.w; ++p)
-    if (!std::isfinite(lc.x[static_cast<std::size_t>(element_offset(lc.desc, n, ch, p))])) return false;
+// Whether every x of group g of sample n is finite.
+bool group_finite(const layer_case& lc, std::int64_t n, std::int64_t g) {
+  const std::int64_t k = group_channels(lc.desc);
+  for (std::int64_t ch = g * k; ch < (g + 1) * k; ++ch)
+    for (std::int64_t p = 0; p < lc.desc.h * lc.desc.w; ++p)
+      if (!std::isfinite(lc.x[static_cast<std::size_t>(element_offset(lc.desc, n, ch, p))])) return false;
   return true;
 }
 
@@ -461,37 +496,43 @@ std::array<expectation, 3> forward_expectations(const layer_case& lc) {
   const forward_bounds b = forward_error_bounds(lc, fwd);
   std::array<expectation, 3> e{expectation(tensor_size(d)), expectation(stats_size(d)), expectation(stats_size(d))};
   for (std::int64_t n = 0; n < d.n; ++n) {
-    for (std::int64_t ch = 0; ch < d.c; ++ch) {
-      const std::size_t plane = static_cast<std::size_t>(n * d.c + ch);
-      const bool finite = plane_finite(lc, n, ch);
-      const oracle_plane& st = fwd.planes[plane];
-      // A constant plane has variance exactly 0 (README "Contract"), where the variance bound, with its
+    for (std::int64_t g = 0; g < group_count(d); ++g) {
+      const std::size_t gi = stats_offset(d, n, g);
+      const bool finite = group_finite(lc, n, g);
+      const oracle_plane& st = fwd.planes[gi];
+      // A constant group has variance exactly 0 (README "Contract"), where the variance bound, with its
       // infinite condition number, says nothing: rstd = 1/sqrt(eps) is then rounded once, and y carries
-      // that rounding, the scale's and its own (and is inf or NaN exactly as IEEE says when eps = 0).
+      // that rounding, the scale's and its own (and is inf or NaN exactly as IEEE says when eps = 0); with the
+      // mean subtracted y is beta up to roundings of the scale, the shift and y of at most u*|alpha*x*rstd|.
       const bool constant = st.m2 == 0;
       const double rstd_rel_constant = 2 * kFloatUnit;
       if (finite) {
-        e[1].expect(plane, st.mean, b.mean[plane] + kSubnormalRounding);
-        e[2].expect(plane, st.rstd,
-                    (constant ? rstd_rel_constant * static_cast<double>(st.rstd) : b.rstd[plane]) + kSubnormalRounding);
+        e[1].expect(gi, st.mean, b.mean[gi] + kSubnormalRounding);
+        e[2].expect(gi, st.rstd,
+                    (constant ? rstd_rel_constant * static_cast<double>(st.rstd) : b.rstd[gi]) + kSubnormalRounding);
       } else {
-        e[1].expect_nan(plane);
-        e[2].expect_nan(plane);
+        e[1].expect_nan(gi);
+        e[2].expect_nan(gi);
       }
-      const double alpha = std::fabs(static_cast<double>(lc.alpha[static_cast<std::size_t>(affine_offset(d, n, ch))]));
-      for (std::int64_t p = 0; p < d.h * d.w; ++p) {
-        const std::size_t i = static_cast<std::size_t>(element_offset(d, n, ch, p));
-        if (!finite) {
-          e[0].expect_nan(i);
-        } else if (constant) {
-          const double product = alpha * std::fabs(static_cast<double>(lc.x[i])) * static_cast<double>(st.rstd);
-          const double bound = std::isfinite(product)
-                                   ? (rstd_rel_constant + kFloatUnit) * product +
-                                         kFloatUnit * std::fabs(static_cast<double>(fwd.y[i])) + kSubnormalRounding
-                                   : 0.0;
-          e[0].expect(i, fwd.y[i], bound);
-        } else {
-          e[0].expect(i, fwd.y[i], b.y[i]);
+      const std::int64_t k = group_channels(d);
+      for (std::int64_t ch = g * k; ch < (g + 1) * k; ++ch) {
+        const double alpha =
+            std::fabs(static_cast<double>(lc.alpha[static_cast<std::size_t>(affine_offset(d, n, ch))]));
+        for (std::int64_t p = 0; p < d.h * d.w; ++p) {
+          const std::size_t i = static_cast<std::size_t>(element_offset(d, n, ch, p));
+          if (!finite) {
+            e[0].expect_nan(i);
+          } else if (constant) {
+            const double product = alpha * std::fabs(static_cast<double>(lc.x[i])) * static_cast<double>(st.rstd);
+            const double rel = d.center != 0 ? 3 * kFloatUnit : rstd_rel_constant + kFloatUnit;
+            const double bound =
+                std::isfinite(product)
+                    ? rel * product + kFloatUnit * std::fabs(static_cast<double>(fwd.y[i])) + kSubnormalRounding
+                    : 0.0;
+            e[0].expect(i, fwd.y[i], bound);
+          } else {
+            e[0].expect(i, fwd.y[i], b.y[i]);
+          }
         }
       }
     }
@@ -506,29 +547,34 @@ std::array<expectation, 3> backward_expectations(const layer_case& lc) {
   const backward_bounds b = backward_error_bounds(lc, fwd, bwd);
   const real biggest = static_cast<real>(std::numeric_limits<float>::max());
   const real smallest = static_cast<real>(std::numeric_limits<float>::min());
+  const std::int64_t k = group_channels(d), m = k * d.h * d.w;
   std::array<expectation, 3> e{expectation(tensor_size(d)), expectation(affine_size(d)), expectation(affine_size(d))};
   std::vector<char> affine_ordinary(affine_size(d), 1), affine_nan(affine_size(d), 0);
   for (std::int64_t n = 0; n < d.n; ++n) {
-    for (std::int64_t ch = 0; ch < d.c; ++ch) {
-      const std::size_t plane = static_cast<std::size_t>(n * d.c + ch);
-      const std::size_t a = static_cast<std::size_t>(affine_offset(d, n, ch));
-      const bool finite = plane_finite(lc, n, ch);
-      const oracle_plane& st = fwd.planes[plane];
-      const real alpha = std::fabs(static_cast<real>(lc.alpha[a]));
-      const real coeff_a = alpha * st.rstd;
-      const real coeff_b = coeff_a * st.rstd * st.rstd * std::fabs(bwd.s[plane]);
+    for (std::int64_t g = 0; g < group_count(d); ++g) {
+      const std::size_t gi = stats_offset(d, n, g);
+      const bool finite = group_finite(lc, n, g);
+      const oracle_plane& st = fwd.planes[gi];
       auto ordinary_float = [&](real v) { return v == 0 || (v >= smallest && v <= biggest); };
-      // dx uses rstd and its coefficients rounded to float (README "Contract": saved statistics).
-      const bool ordinary = finite && std::isfinite(st.kappa) && st.rstd >= smallest && st.rstd <= biggest &&
-                            ordinary_float(coeff_a) && ordinary_float(coeff_b);
-      if (!finite) affine_nan[a] = 1;
-      if (!ordinary) affine_ordinary[a] = 0;
-      for (std::int64_t p = 0; p < d.h * d.w; ++p) {
-        const std::size_t i = static_cast<std::size_t>(element_offset(d, n, ch, p));
-        if (!finite)
-          e[0].expect_nan(i);
-        else if (ordinary)
-          e[0].expect(i, bwd.dx[i], b.dx[i]);
+      // The group's coefficients r^3*|B| and r*|A|/M (0 without centring), in float.
+      const real coeff_b = st.rstd * st.rstd * st.rstd * std::fabs(bwd.b[gi]);
+      const real coeff_c = st.rstd * std::fabs(bwd.a[gi]) / static_cast<real>(m);
+      for (std::int64_t ch = g * k; ch < (g + 1) * k; ++ch) {
+        const std::size_t a = static_cast<std::size_t>(affine_offset(d, n, ch));
+        const real alpha = std::fabs(static_cast<real>(lc.alpha[a]));
+        const real coeff_a = alpha * st.rstd;
+        // dx uses rstd and its coefficients rounded to float (README "Contract": saved statistics).
+        const bool ordinary = finite && std::isfinite(st.kappa) && st.rstd >= smallest && st.rstd <= biggest &&
+                              ordinary_float(coeff_a) && ordinary_float(coeff_b) && ordinary_float(coeff_c);
+        if (!finite) affine_nan[a] = 1;
+        if (!ordinary) affine_ordinary[a] = 0;
+        for (std::int64_t p = 0; p < d.h * d.w; ++p) {
+          const std::size_t i = static_cast<std::size_t>(element_offset(d, n, ch, p));
+          if (!finite)
+            e[0].expect_nan(i);
+          else if (ordinary)
+            e[0].expect(i, bwd.dx[i], b.dx[i]);
+        }
       }
     }
   }
@@ -593,13 +639,13 @@ std::string describe(const call& c) {
   std::memcpy(&layout, &d.layout, sizeof layout);
   std::memcpy(&algorithm, &d.algorithm, sizeof algorithm);
   char text[400];
-  int used =
-      std::snprintf(text, sizeof text,
-                    "%s%s n=%lld c=%lld h=%lld w=%lld layout=%d algorithm=%d eps=%a correction=%d "
-                    "per_sample_affine=%d max_threads=%d; buffers (offset/count):",
-                    c.backward ? "backward" : "forward", c.null_desc ? " desc=NULL" : "", static_cast<long long>(d.n),
-                    static_cast<long long>(d.c), static_cast<long long>(d.h), static_cast<long long>(d.w), layout,
-                    algorithm, static_cast<double>(d.eps), d.correction, d.per_sample_affine, d.max_threads);
+  int used = std::snprintf(text, sizeof text,
+                           "%s%s n=%lld c=%lld h=%lld w=%lld layout=%d algorithm=%d eps=%a correction=%d "
+                           "per_sample_affine=%d groups=%d center=%d max_threads=%d; buffers (offset/count):",
+                           c.backward ? "backward" : "forward", c.null_desc ? " desc=NULL" : "",
+                           static_cast<long long>(d.n), static_cast<long long>(d.c), static_cast<long long>(d.h),
+                           static_cast<long long>(d.w), layout, algorithm, static_cast<double>(d.eps), d.correction,
+                           d.per_sample_affine, d.groups, d.center, d.max_threads);
   std::string out(text, static_cast<std::size_t>(used));
   const std::vector<role> ins = c.inputs(), outs = c.outputs();
   for (const std::vector<role>* group : {&ins, &outs})

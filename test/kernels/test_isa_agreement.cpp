@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/cases.hpp"
@@ -45,8 +46,8 @@ struct variant {
   bool per_sample_affine;
 };
 
-// Two variants per shape, between them both corrections (M = 1: population variance only, the other is
-// TOO_FEW_ELEMENTS) and with and without beta; per-sample affine on every other shape.
+// Two variants per shape, between them both corrections (M = 1 value per statistic: population variance only,
+// the other is TOO_FEW_ELEMENTS) and with and without beta; per-sample affine on every other shape.
 std::vector<variant> variants_for(std::int64_t m, std::size_t shape_index) {
   const bool per_sample = shape_index % 2 == 1;
   if (m == 1) return {{0, true, per_sample}, {0, false, !per_sample}};
@@ -67,11 +68,12 @@ void check_every_isa(const layer_case& base, const oracle_reference& ref, const 
       isa_scope scope(isa);
       REQUIRE(scope.ok());
       const varnorm_desc& d = c.desc;
-      CAPTURE(isa, algorithm, d.layout, d.n, d.c, d.h, d.w, d.correction, d.per_sample_affine, c.beta.size());
+      CAPTURE(isa, algorithm, d.layout, d.n, d.c, d.h, d.w, d.groups, d.center, d.correction, d.per_sample_affine,
+              c.beta.size());
       const layer_outputs o = run_checked_against_oracle(c, ref);
       const forward_outputs& f = o.forward;
       const backward_outputs& b = o.backward;
-      if (d.h * d.w == 1) {
+      if (group_channels(d) * d.h * d.w == 1) {
         // A plane of one value is constant: variance exactly 0, so rstd is 1/sqrt(eps) correctly rounded.
         const float expected = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.eps)));
         for (float r : f.rstd) CHECK(r == expected);
@@ -88,6 +90,7 @@ void check_every_isa(const layer_case& base, const oracle_reference& ref, const 
   }
 }
 
+// Each shape keeps its groups and center; variants as for the others.
 void check_shapes(const std::vector<varnorm_desc>& shapes, std::uint64_t seed) {
   const std::vector<std::string> isas = supported_isas();
   REQUIRE(!isas.empty());
@@ -95,9 +98,10 @@ void check_shapes(const std::vector<varnorm_desc>& shapes, std::uint64_t seed) {
     WARN("VARNORM_TEST_ISAS excludes scalar: kernel sets are compared with the oracle only");
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const varnorm_desc& s = shapes[i];
-    for (const variant& v : variants_for(s.h * s.w, i)) {
-      const varnorm_desc d =
-          make_desc(s.n, s.c, s.h, s.w, s.layout, VARNORM_ALGORITHM_AUTO, v.correction, v.per_sample_affine);
+    for (const variant& v : variants_for(group_channels(s) * s.h * s.w, i)) {
+      const varnorm_desc d = with_groups(
+          make_desc(s.n, s.c, s.h, s.w, s.layout, VARNORM_ALGORITHM_AUTO, v.correction, v.per_sample_affine), s.groups,
+          s.center != 0);
       // A DC offset of 30 standard deviations on every third shape: kappa well above 1.
       const layer_case c = make_case(d, v.with_beta, seed++, i % 3 == 0 ? 30.0 : 1.0);
       check_every_isa(c, make_reference(c), isas);
@@ -145,6 +149,41 @@ TEST_CASE("NHWC: every ISA agrees with the scalar kernels and the oracle within 
   shapes.push_back(make_desc(2, 3, 5, 13, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false));
   shapes.push_back(make_desc(1, 65, 7, 9, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false));
   check_shapes(shapes, 20000);
+}
+
+TEST_CASE("groups of channels, with and without the mean subtracted: every ISA agrees with the scalar kernels and "
+          "the oracle within the accuracy bound on NCHW planes at row and segment edges and NHWC channel groups "
+          "wider than 64",
+          "[kernels][isa_agreement][groups]") {
+  std::vector<varnorm_desc> shapes;
+  std::int64_t n = 1;
+  bool center = true;
+  auto add = [&](std::int64_t c, std::int64_t h, std::int64_t w, varnorm_layout layout, std::int32_t groups) {
+    shapes.push_back(with_groups(make_desc(n, c, h, w, layout, VARNORM_ALGORITHM_AUTO, 0, false), groups, center));
+    n = 3 - n;
+    center = !center;
+  };
+  // NCHW: groups of 2 and 4 planes over every row and segment edge; planes 4x4 .. 64x64; 1 x 257.
+  for (std::int64_t m : {1, 2, 3, 15, 16, 17, 63, 65, 127, 129, 255, 257, 511, 513, 1023, 2047, 2049, 3 * 2048 + 7}) {
+    add(4, 1, m, VARNORM_LAYOUT_NCHW, 2);
+    add(4, m, 1, VARNORM_LAYOUT_NCHW, 1);
+  }
+  for (std::int64_t side : {4, 8, 16, 32, 64}) {
+    add(8, side, side, VARNORM_LAYOUT_NCHW, 2);
+    add(8, side, side, VARNORM_LAYOUT_NHWC, 4);
+  }
+  add(12, 1, 257, VARNORM_LAYOUT_NCHW, 3);
+  add(12, 1, 257, VARNORM_LAYOUT_NHWC, 3);
+  add(32, 3, 5, VARNORM_LAYOUT_NCHW, 32);
+  add(9, 7, 9, VARNORM_LAYOUT_NCHW, 0);
+  // NHWC: groups within a 64-channel block, across block edges (C/G = 13, 43, 25), and wider than one (C/G =
+  // 65, 128, 129, 256), over one position, a segment and a bit, and a few rows.
+  const std::pair<std::int64_t, std::int32_t> nhwc[] = {{64, 1},  {64, 16}, {65, 5},  {65, 1},  {100, 4}, {128, 1},
+                                                        {129, 3}, {129, 1}, {256, 2}, {256, 1}, {3, 1},   {16, 4},
+                                                        {17, 1},  {33, 11}, {80, 0},  {72, 24}};
+  for (const auto& [c, groups] : nhwc)
+    for (std::int64_t m : {1, 17, 130}) add(c, 1, m, VARNORM_LAYOUT_NHWC, groups);
+  check_shapes(shapes, 50000);
 }
 
 TEST_CASE("a plane of 2^20 + 3 values (NCHW) and three of 2^18 + 1 (NHWC) with |mean|/std = 1e3 keep the accuracy "

@@ -3,7 +3,8 @@
 // tiles of few large units spread over threads), backward with saved statistics equals backward with
 // recomputed ones bitwise, small NCHW planes taken in groups get the bits each gets alone, and planes cut
 // into several 32768-float tiles (NCHW) or NHWC channel groups (64 channels) still match the oracle at the
-// tile and group boundaries; AUTO is shifted sums.
+// tile and group boundaries; AUTO is shifted sums. Saved versus recomputed statistics, tile boundaries and AUTO
+// also for groups of channels (GroupNorm, LayerNorm, InstanceNorm2d, grouped VarianceNorm2d).
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -143,14 +144,21 @@ TEST_CASE("backward with the statistics saved by forward equals backward with re
   std::vector<varnorm_desc> shapes = {
       make_desc(3, 7, 5, 9, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
       make_desc(2, 70, 6, 5, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true),
-      make_desc(1, 1, 40000, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false)};
+      make_desc(1, 1, 40000, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, false),
+      // Groups of channels, with and without the mean subtracted.
+      with_groups(make_desc(3, 8, 5, 9, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 2, true),
+      with_groups(make_desc(2, 12, 1, 257, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_WELFORD, 0, true), 3, true),
+      with_groups(make_desc(2, 256, 3, 4, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 2, true),
+      with_groups(make_desc(2, 70, 6, 5, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 0, true),
+      with_groups(make_desc(1, 2, 20000, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_SHIFTED_SUMS, 1, false), 1, true),
+      with_groups(make_desc(3, 6, 7, 7, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_TWO_PASS, 1, true), 3, false)};
   std::uint64_t seed = 51;
   for (const varnorm_desc& shape : shapes) {
     const layer_case c = make_case(shape, false, seed++, 30.0);
     for (const std::string& isa : supported_isas()) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
-      CAPTURE(isa, shape.n, shape.c, shape.h, shape.w, shape.layout);
+      CAPTURE(isa, shape.n, shape.c, shape.h, shape.w, shape.groups, shape.center, shape.layout);
       const forward_outputs f = run_forward(c);
       REQUIRE(f.status == VARNORM_OK);
       const backward_outputs saved = run_backward(c, f.mean.data(), f.rstd.data());
@@ -165,8 +173,11 @@ TEST_CASE("backward with the statistics saved by forward equals backward with re
 TEST_CASE("AUTO computes the statistics by shifted sums on every kernel set: bitwise the SHIFTED_SUMS results",
           "[plan][auto]") {
   // Shapes whose planes span several segments, so that the algorithms' results differ in their last bits.
-  const varnorm_desc shapes[] = {make_desc(2, 3, 40, 50, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
-                                 make_desc(2, 70, 30, 20, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true)};
+  const varnorm_desc shapes[] = {
+      make_desc(2, 3, 40, 50, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
+      make_desc(2, 70, 30, 20, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true),
+      with_groups(make_desc(2, 8, 40, 50, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 2, true),
+      with_groups(make_desc(1, 130, 30, 20, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false), 1, true)};
   std::uint64_t seed = 61;
   bool welford_differs = false;
   for (const varnorm_desc& shape : shapes) {
@@ -199,6 +210,17 @@ TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle
     shapes.push_back(make_desc(1, 1, m, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false));
   for (std::int64_t channels : {64, 65, 129})
     shapes.push_back(make_desc(1, channels, 1100, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false));
+  // Groups of channels whose statistics span several tiles or channel groups: NCHW groups of 2 and 3 planes of
+  // 2^15 - 1 and 2^15 + 1 floats, NHWC groups of 129 and 65 channels over 1100 positions; with and without
+  // the mean subtracted.
+  shapes.push_back(
+      with_groups(make_desc(1, 4, 32767, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 2, true));
+  shapes.push_back(
+      with_groups(make_desc(1, 3, 32769, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 1, false));
+  shapes.push_back(
+      with_groups(make_desc(1, 129, 1100, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 1, true));
+  shapes.push_back(
+      with_groups(make_desc(1, 130, 1100, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 2, false));
   std::uint64_t seed = 61;
   for (const varnorm_desc& shape : shapes) {
     layer_case c = make_case(shape, true, seed++, 10.0);
@@ -206,17 +228,21 @@ TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle
     const oracle_backward_result bwd = oracle_backward(c.desc, c.x.data(), c.alpha.data(), c.dy.data());
     const forward_bounds fb = forward_error_bounds(c, fwd);
     const backward_bounds bb = backward_error_bounds(c, fwd, bwd);
-    std::vector<real> rstd(fwd.planes.size());
-    for (std::size_t i = 0; i < rstd.size(); ++i) rstd[i] = fwd.planes[i].rstd;
+    std::vector<real> mean(fwd.planes.size()), rstd(fwd.planes.size());
+    for (std::size_t i = 0; i < rstd.size(); ++i) {
+      mean[i] = fwd.planes[i].mean;
+      rstd[i] = fwd.planes[i].rstd;
+    }
     for (const std::string& isa : supported_isas()) {
       isa_scope scope(isa);
       REQUIRE(scope.ok());
       for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
         c.desc.algorithm = algorithm;
-        CAPTURE(isa, algorithm, shape.c, shape.h, shape.layout);
+        CAPTURE(isa, algorithm, shape.c, shape.h, shape.groups, shape.center, shape.layout);
         const forward_outputs f = run_forward(c);
         REQUIRE(f.status == VARNORM_OK);
         CHECK(worst_error_ratio(f.y, fwd.y, fb.y) <= 1.0);
+        CHECK(worst_error_ratio(f.mean, mean, fb.mean) <= 1.0);
         CHECK(worst_error_ratio(f.rstd, rstd, fb.rstd) <= 1.0);
         const backward_outputs b = run_backward(c, f.mean.data(), f.rstd.data());
         REQUIRE(b.status == VARNORM_OK);

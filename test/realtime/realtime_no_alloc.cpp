@@ -7,7 +7,8 @@
 //    wrappers that count calls while armed and forward to glibc's __libc_* functions. Every call below is
 //    made armed, on every supported kernel set (chosen with varnorm_set_isa outside the armed region), both
 //    layouts, all algorithms, with and without mean/rstd, beta and dx, per-channel and per-sample affine,
-//    out of place and in place; any allocator call fails the program, naming the call.
+//    out of place and in place, as VarianceNorm2d and with groups of channels with and without the mean
+//    subtracted (GroupNorm, LayerNorm, InstanceNorm2d); any allocator call fails the program, naming the call.
 // 2. System calls: per kernel set, a forked child installs a seccomp filter that traps every system call
 //    but exit_group, then makes the same calls; a trapped call fails the program with the call and the
 //    system call number. Where seccomp is unavailable (qemu-user refuses it) this part is skipped, said so.
@@ -219,13 +220,20 @@ namespace {
 
 constexpr std::int64_t kParallelCutoff = 131072;  // src/plan/work_plan.hpp kParallelMinElements
 
+// How a call groups channels (varnorm_desc groups, center): VarianceNorm2d is {0, false}.
+struct group_mode {
+  std::int32_t groups;
+  bool center;
+};
+
 // One tensor shape with all its buffers, allocated and filled before anything is armed. alpha, beta,
-// dalpha and dbeta have n*c values, enough for per-sample affine.
+// dalpha and dbeta have n*c values, enough for per-sample affine; mean and rstd n*c, enough for any groups.
 struct dataset {
   std::int64_t n, c, h, w;
   varnorm_layout layout;
   std::vector<int> max_threads;  // each call on this shape is made with each of these
   std::vector<float> x, alpha, beta, dy, y, mean, rstd, dx, dalpha, dbeta;
+  std::vector<group_mode> modes = {{0, false}};  // and in each of these
 };
 
 dataset make_dataset(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, varnorm_layout layout,
@@ -256,15 +264,31 @@ dataset make_dataset(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_
 
 // Small shapes with tails (0, 8 threads stay serial), shapes just below the cut-off with many planes and
 // two NHWC channel groups (the same), and shapes above it, with several tiles per plane, at max_threads 1.
+// Each as VarianceNorm2d, and with groups of channels with and without the mean subtracted (GroupNorm,
+// LayerNorm G = 1, InstanceNorm2d G = 0 centred, NHWC groups wider than 64 channels).
 std::vector<dataset> make_datasets() {
   std::vector<dataset> out;
   out.push_back(make_dataset(2, 3, 17, 19, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 1));
+  out.back().modes.insert(out.back().modes.end(), {{1, true}, {0, true}});
   out.push_back(make_dataset(2, 3, 17, 19, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 2));
+  out.back().modes.insert(out.back().modes.end(), {{1, true}, {1, false}});
   out.push_back(make_dataset(2, 17, 8, 8, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 8));  // groups of small planes
+  out.back().modes.insert(out.back().modes.end(), {{1, true}, {17, true}});
   out.push_back(make_dataset(1, 16, 64, 64, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 3));
+  out.back().modes.insert(out.back().modes.end(), {{4, true}, {1, false}});
   out.push_back(make_dataset(2, 80, 20, 20, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 4));
+  out.back().modes.insert(out.back().modes.end(), {{1, true}, {2, true}, {0, true}, {16, false}});
   out.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, {1}, 5));
+  out.back().modes.insert(out.back().modes.end(), {{1, true}});
   out.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NHWC, {1}, 6));
+  out.back().modes.insert(out.back().modes.end(), {{1, true}});
+  // Groups only: NHWC groups of 256 and 128 channels, and of 3 planes of 1 x 257 in both layouts.
+  out.push_back(make_dataset(1, 256, 16, 16, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 9));
+  out.back().modes = {{1, true}, {2, true}, {8, false}};
+  out.push_back(make_dataset(2, 12, 1, 257, VARNORM_LAYOUT_NCHW, {1, 0}, 10));
+  out.back().modes = {{3, true}, {3, false}};
+  out.push_back(make_dataset(2, 12, 1, 257, VARNORM_LAYOUT_NHWC, {1, 0}, 11));
+  out.back().modes = {{3, true}, {1, true}};
   return out;
 }
 
@@ -280,25 +304,29 @@ struct call_spec {
   bool dx;     // backward: dx written (else NULL, only dalpha and dbeta)
   int max_threads;
   bool in_place = false;  // forward y == x, backward dx == dy (on copies of x and dy)
+  group_mode mode = {0, false};
 };
 
 std::vector<call_spec> make_calls(const std::vector<dataset>& data) {
   std::vector<call_spec> calls;
   for (std::size_t i = 0; i < data.size(); ++i) {
-    for (int threads : data[i].max_threads) {
-      for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS, VARNORM_ALGORITHM_WELFORD,
-                                          VARNORM_ALGORITHM_SHIFTED_SUMS}) {
-        for (bool per_sample : {false, true}) {
-          for (bool stats : {true, false}) {
-            const int correction = per_sample ? 0 : 1;
-            const bool beta = stats != per_sample;
-            // Forward first: a backward with saved statistics reads what it wrote.
-            calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads});
-            calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads});
-            if (!stats) calls.push_back({true, i, algorithm, correction, per_sample, false, true, false, threads});
-            if (stats) {
-              calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads, true});
-              calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads, true});
+    for (const group_mode mode : data[i].modes) {
+      for (int threads : data[i].max_threads) {
+        for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_TWO_PASS,
+                                            VARNORM_ALGORITHM_WELFORD, VARNORM_ALGORITHM_SHIFTED_SUMS}) {
+          for (bool per_sample : {false, true}) {
+            for (bool stats : {true, false}) {
+              const int correction = per_sample ? 0 : 1;
+              const bool beta = stats != per_sample;
+              // Forward first: a backward with saved statistics reads what it wrote.
+              calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads, false, mode});
+              calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads, false, mode});
+              if (!stats)
+                calls.push_back({true, i, algorithm, correction, per_sample, false, true, false, threads, false, mode});
+              if (stats) {
+                calls.push_back({false, i, algorithm, correction, per_sample, beta, stats, true, threads, true, mode});
+                calls.push_back({true, i, algorithm, correction, per_sample, false, stats, true, threads, true, mode});
+              }
             }
           }
         }
@@ -314,6 +342,8 @@ varnorm_desc desc_of(const dataset& d, const call_spec& s) noexcept {
   desc.correction = s.correction;
   desc.per_sample_affine = s.per_sample_affine ? 1 : 0;
   desc.max_threads = s.max_threads;
+  desc.groups = s.mode.groups;
+  desc.center = s.mode.center ? 1 : 0;
   return desc;
 }
 
@@ -344,10 +374,12 @@ std::string describe(const std::vector<dataset>& data, const call_spec& s, const
   const dataset& d = data[s.dataset];
   char text[512];
   std::snprintf(text, sizeof text,
-                "%s (kernel set %s, %lldx%lldx%lldx%lld %s, %s, correction %d, %s affine%s, %s, max_threads %d%s)",
+                "%s (kernel set %s, %lldx%lldx%lldx%lld %s, groups %d, center %d, %s, correction %d, %s affine%s, %s, "
+                "max_threads %d%s)",
                 s.backward ? "varnorm_backward" : "varnorm_forward", isa, static_cast<long long>(d.n),
                 static_cast<long long>(d.c), static_cast<long long>(d.h), static_cast<long long>(d.w),
-                d.layout == VARNORM_LAYOUT_NCHW ? "NCHW" : "NHWC",
+                d.layout == VARNORM_LAYOUT_NCHW ? "NCHW" : "NHWC", static_cast<int>(s.mode.groups),
+                s.mode.center ? 1 : 0,
                 s.algorithm == VARNORM_ALGORITHM_AUTO       ? "auto"
                 : s.algorithm == VARNORM_ALGORITHM_TWO_PASS ? "two-pass"
                 : s.algorithm == VARNORM_ALGORITHM_WELFORD  ? "welford"

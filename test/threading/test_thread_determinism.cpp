@@ -1,6 +1,7 @@
 // Threads, as README "Threads" promises them: results are bitwise the same for every max_threads (0, 1, 2,
 // 3, 4, 8; oversubscribing this machine on purpose) on shapes with many planes, with one large plane, and
-// N = 1, C = 2 spectrograms, forward and backward (saved and recomputed statistics), on every kernel set.
+// N = 1, C = 2 spectrograms, forward and backward (saved and recomputed statistics), on every kernel set; and
+// the same for groups of channels with and without the mean subtracted (GroupNorm, LayerNorm, InstanceNorm2d).
 // Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
 // thread take part in it, so the parallel path is what is compared. With TBB also: max_threads = 0 runs in
 // the caller's arena and respects a user arena and a global_control limit, small calls stay on the calling
@@ -139,6 +140,37 @@ std::vector<named_case> kernel_set_cases() {
   };
 }
 
+// Groups of channels with and without the mean subtracted, above the cut-off: many units (GroupNorm NCHW and
+// InstanceNorm2d NHWC, whole units per thread), and few large units whose tiles are split over threads
+// (LayerNorm over a 4 x 256 x 256 sample: one unit of eight tiles; NHWC with C/G = 128 and 256; grouped
+// VarianceNorm2d statistics over 2 planes of 200 x 200).
+std::vector<named_case> grouped_cases() {
+  return {
+      {"GroupNorm NCHW 4x32x40x40 G=8",
+       make_case(with_groups(make_desc(4, 32, 40, 40, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 8, true),
+                 true, 151)},
+      {"LayerNorm NCHW 1x4x256x256 G=1",
+       make_case(
+           with_groups(make_desc(1, 4, 256, 256, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_WELFORD, 0, false), 1, true),
+           true, 152, 30.0)},
+      {"GroupNorm NHWC 2x256x16x16 G=2, per-sample affine",
+       make_case(
+           with_groups(make_desc(2, 256, 16, 16, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_TWO_PASS, 0, true), 2, true),
+           true, 153)},
+      {"LayerNorm NHWC 1x256x24x24 G=1",
+       make_case(with_groups(make_desc(1, 256, 24, 24, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false), 1, true),
+                 false, 154)},
+      {"InstanceNorm2d NHWC 2x80x30x30",
+       make_case(with_groups(make_desc(2, 80, 30, 30, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_SHIFTED_SUMS, 0, false), 0,
+                             true),
+                 true, 155)},
+      {"grouped VarianceNorm2d NCHW 1x6x200x200 G=3, center 0",
+       make_case(
+           with_groups(make_desc(1, 6, 200, 200, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 3, false),
+           true, 156)},
+  };
+}
+
 #ifdef VARNORM_TEST_WITH_TBB
 // Records the threads that enter an arena: the caller's current one (default), or a given one. Entries of
 // threads already inside when observation starts are reported before they take their first task.
@@ -245,6 +277,18 @@ TEST_CASE("every max_threads gives the bits of max_threads 1 on every kernel set
   }
 }
 
+TEST_CASE("groups of channels, with and without the mean subtracted: every max_threads gives the bits of "
+          "max_threads 1 on every kernel set",
+          "[threads][isa][groups]") {
+  const std::vector<named_case> cases = grouped_cases();
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    CAPTURE(isa);
+    for (const named_case& nc : cases) check_thread_counts_match_serial(nc);
+  }
+}
+
 #ifdef VARNORM_TEST_WITH_TBB
 TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker thread takes part", "[threads][tbb]") {
   if (!worker_participation_observable()) {
@@ -253,6 +297,7 @@ TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker 
   }
   std::vector<named_case> cases = large_cases();
   for (const named_case& nc : kernel_set_cases()) cases.push_back(nc);
+  for (const named_case& nc : grouped_cases()) cases.push_back(nc);
   for (named_case& nc : cases) {
     CAPTURE(nc.name);
     nc.c.desc.max_threads = 0;
