@@ -39,7 +39,7 @@ bool all_equal(const std::vector<float>& v, float value) {
 TEST_CASE("n == 0 or c == 0 succeeds as a no-op: y untouched, dalpha/dbeta zeroed where c > 0", "[semantics]") {
   for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
     for (bool per_sample : {false, true}) {
-      for (auto nc : {std::pair<std::int64_t, std::int64_t>{0, 4}, {3, 0}, {0, 0}})
+      for (auto nc : {std::pair<std::int64_t, std::int64_t>{0, 4}, {3, 0}, {0, 0}}) {
         for (std::int32_t groups : {0, 2}) {
           varnorm_desc d = varnorm_desc_make(nc.first, nc.second, 5, 6, layout);
           d.per_sample_affine = per_sample ? 1 : 0;
@@ -66,6 +66,7 @@ TEST_CASE("n == 0 or c == 0 succeeds as a no-op: y untouched, dalpha/dbeta zeroe
             CHECK(dbeta[i] == (i < written ? 0.0f : kSentinel));
           }
         }
+      }
     }
   }
 }
