@@ -61,10 +61,8 @@ block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, c
                                    const unit_statistics& s) noexcept {
   block_coefficients c;
   c.needs_exact = false;
-  for (int ch = 0; ch < tb.shape.channels; ++ch) {
-    const std::int64_t channel = tb.first_channel + ch;
-    const std::int64_t g = channel / f.p.channels_per_group - s.first_group;
-    const std::int64_t a = f.p.affine_index(sample, channel);
+  for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
+    const std::int64_t a = f.p.affine_index(sample, tb.first_channel + ch);
     c.scale_exact[ch] = static_cast<double>(f.b.alpha[a]) * s.rstd[g];
     c.scale[ch] = static_cast<float>(c.scale_exact[ch]);
     c.shift[ch] = f.b.beta != nullptr ? f.b.beta[a] : 0.0f;
@@ -74,7 +72,7 @@ block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, c
                                        c.scale_exact[ch] * (s.mean[g] - static_cast<double>(c.center[ch])));
     }
     if (std::isfinite(c.scale_exact[ch]) && !std::isfinite(c.scale[ch])) c.needs_exact = true;
-  }
+  });
   return c;
 }
 
