@@ -17,9 +17,9 @@ struct problem {
   int correction = 1;
   bool per_sample_affine = false;
   int max_threads = 0;
-  std::int64_t groups = 0;          // G: statistics per sample (C when the descriptor's groups is 0)
-  std::int64_t group_channels = 1;  // C / G, consecutive channels per group
-  bool center = false;              // the mean is subtracted from x
+  std::int64_t groups = 0;              // G: statistics per sample (C when the descriptor's groups is 0)
+  std::int64_t channels_per_group = 1;  // C / G, consecutive channels of a group
+  bool center = false;                  // the mean is subtracted from x
 
   std::int64_t planes() const noexcept { return n * c; }
   std::int64_t statistics() const noexcept { return n * groups; }  // mean / rstd values, index n * G + g

@@ -20,121 +20,171 @@ struct backward_call {
   const kernel_table& k;
 };
 
-// What a unit contributes to dalpha and dbeta: S * rstd and sum(dy) per channel, with S = sum(dy * x).
-struct unit_terms {
+// What a key of one sample contributes to dalpha and dbeta, per channel: S * rstd and sum(dy), with S = sum(dy * x)
+// (center 0) or sum(dy * (x - mean)) (center 1).
+struct key_terms {
   double dalpha[kMaxGroupChannels];
   double dbeta[kMaxGroupChannels];
 };
 
-// Per-tile sums of one unit, merged in tile order. Only the unit's channels are set: zeroing all of both arrays
-// would cost a small plane's unit a visible share of its time.
-struct unit_sums {
-  double dyx[kMaxGroupChannels];
-  double dy[kMaxGroupChannels];
-  explicit unit_sums(int channels) noexcept {
-    for (int ch = 0; ch < channels; ++ch) dyx[ch] = dy[ch] = 0.0;
-  }
+// The statistics backward uses, per group of a unit: the saved ones, or recomputed and rounded exactly as
+// forward saves them, so that both give the same bits.
+struct group_statistics {
+  std::int64_t first_group;
+  int count;
+  float mean[kMaxGroupChannels];
+  float rstd[kMaxGroupChannels];
 };
 
-void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, double* dyx, double* dy) noexcept {
-  const tile_block tb = tile_at(f.w, f.p, u, t);
-  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, tb.shape, dyx, dy);
-}
-
-// The statistics backward uses: the saved ones, or recomputed and rounded exactly as forward saves them,
-// so that both give the same bits.
-void unit_statistics(const backward_call& f, std::int64_t u, const tile_block& first, float* mean,
-                     float* rstd) noexcept {
+group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcept {
+  const unit_groups groups = groups_of(f.w, f.p, u);
   const std::int64_t sample = unit_at(f.w, u).sample;
+  group_statistics s;
+  s.first_group = groups.first;
+  s.count = groups.count;
   if (f.b.mean != nullptr) {
-    for (int ch = 0; ch < first.shape.channels; ++ch) {
-      const std::int64_t stat = sample * f.p.c + first.first_channel + ch;
-      mean[ch] = f.b.mean[stat];
-      rstd[ch] = f.b.rstd[stat];
+    for (int g = 0; g < groups.count; ++g) {
+      const std::int64_t stat = sample * f.p.groups + groups.first + g;
+      s.mean[g] = f.b.mean[stat];
+      s.rstd[g] = f.b.rstd[stat];
     }
-    return;
+    return s;
   }
   moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
-  for (int ch = 0; ch < first.shape.channels; ++ch) total[ch] = moments{};
-  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
-    const tile_block tb = tile_at(f.w, f.p, u, t);
-    f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);
-    for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], tile[ch]);
+  unit_group_moments(
+      f.w, f.p, u,
+      [&](std::int64_t t) {
+        const tile_block tb = tile_at(f.w, f.p, u, t);
+        f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);
+        return tile;
+      },
+      total);
+  for (int g = 0; g < groups.count; ++g) {
+    const plane_statistics st = finalize_statistics(total[g], f.p);
+    s.mean[g] = st.mean;
+    s.rstd[g] = st.rstd;
   }
-  for (int ch = 0; ch < first.shape.channels; ++ch) {
-    const plane_statistics s = finalize_statistics(total[ch], f.p);
-    mean[ch] = s.mean;
-    rstd[ch] = s.rstd;
-  }
+  return s;
 }
 
-// dx = alpha*rstd*dy - alpha*rstd^3*(x - mean)*S/(M - correction) for unit u, given its sums; returns the
-// unit's dalpha / dbeta terms. The coefficients of every tile come from here.
-struct unit_coefficients {
-  float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels];
+// Group g (of the unit) of channel ch of block tb.
+int group_in_unit(const backward_call& f, const tile_block& tb, int ch, const group_statistics& s) noexcept {
+  return static_cast<int>((tb.first_channel + ch) / f.p.channels_per_group - s.first_group);
+}
+
+// Sums of one tile: sum(dy * x), or sum(dy * (x - mean)) when the layer centres, and sum(dy).
+void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, const group_statistics& s, double* dyx,
+               double* dy) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, t);
+  float shift[kMaxGroupChannels];
+  if (f.p.center)
+    for (int ch = 0; ch < tb.shape.channels; ++ch) shift[ch] = s.mean[group_in_unit(f, tb, ch, s)];
+  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, f.p.center ? shift : nullptr, tb.shape, dyx, dy);
+}
+
+// With r = rstd, a = alpha, M the group's values, over the group's channels:
+//   dx = a r dy + b (x - mean) + k,  b = -r^3 sum(a S) / (M - correction),  k = -r sum(a sum(dy)) / M (center 1)
+// The sums are accumulated per group, key by key, as their sums come.
+struct unit_gradients {
+  group_statistics statistics;
+  double b_sum[kMaxGroupChannels];  // sum of -a r^3 S
+  double k_sum[kMaxGroupChannels];  // sum of -a r sum(dy)
+
+  static unit_gradients of(const group_statistics& s) noexcept {
+    unit_gradients ug;
+    ug.statistics = s;
+    // -0.0: adding the first term gives that term exactly, the sign of a zero included.
+    for (int g = 0; g < s.count; ++g) ug.b_sum[g] = ug.k_sum[g] = -0.0;
+    return ug;
+  }
+
+  // Adds key tb's channel sums (over all its tiles) to the groups, and returns its dalpha / dbeta terms.
+  key_terms add_key(const backward_call& f, std::int64_t sample, const tile_block& tb, const double* dyx,
+                    const double* dy) noexcept {
+    key_terms terms;
+    for (int ch = 0; ch < tb.shape.channels; ++ch) {
+      const int g = group_in_unit(f, tb, ch, statistics);
+      const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
+      const double r = static_cast<double>(statistics.rstd[g]);
+      b_sum[g] += -alpha * r * r * r * dyx[ch];
+      k_sum[g] += -alpha * r * dy[ch];
+      terms.dalpha[ch] = dyx[ch] * r;
+      terms.dbeta[ch] = dy[ch];
+    }
+    return terms;
+  }
 };
 
-unit_terms unit_gradients(const backward_call& f, std::int64_t u, const unit_sums& sums,
-                          unit_coefficients* coefficients) noexcept {
-  const tile_block first = tile_at(f.w, f.p, u, 0);
-  const std::int64_t sample = unit_at(f.w, u).sample;
-  float mean[kMaxGroupChannels], rstd[kMaxGroupChannels];
-  unit_statistics(f, u, first, mean, rstd);
-  const double dof = static_cast<double>(f.p.m - f.p.correction);
-  unit_terms terms;
-  for (int ch = 0; ch < first.shape.channels; ++ch) {
-    const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, first.first_channel + ch)]);
-    const double r = static_cast<double>(rstd[ch]);
-    coefficients->a[ch] = static_cast<float>(alpha * r);
-    coefficients->b[ch] = static_cast<float>(-alpha * r * r * r * sums.dyx[ch] / dof);
-    coefficients->mean[ch] = mean[ch];
-    terms.dalpha[ch] = sums.dyx[ch] * r;
-    terms.dbeta[ch] = sums.dy[ch];
-  }
-  return terms;
-}
-
-void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c) noexcept {
+// The per-channel coefficients of block tb, and dx over it.
+void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const unit_gradients& ug) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
-  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, c.a, c.b, c.mean,
-                       f.w.stream_output);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  const group_statistics& s = ug.statistics;
+  const double dof = static_cast<double>(f.p.channels_per_group * f.p.m - f.p.correction);
+  const double count = static_cast<double>(f.p.channels_per_group * f.p.m);
+  float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels], k[kMaxGroupChannels];
+  for (int ch = 0; ch < tb.shape.channels; ++ch) {
+    const int g = group_in_unit(f, tb, ch, s);
+    const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
+    a[ch] = static_cast<float>(alpha * static_cast<double>(s.rstd[g]));
+    b[ch] = static_cast<float>(ug.b_sum[g] / dof);
+    mean[ch] = s.mean[g];
+    k[ch] = static_cast<float>(ug.k_sum[g] / count);
+  }
+  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, b, mean,
+                       f.p.center ? k : nullptr, f.w.stream_output);
 }
 
-// Channels of unit u (every tile of a unit has the same).
-int unit_channels(const backward_call& f, std::int64_t u) noexcept { return tile_at(f.w, f.p, u, 0).shape.channels; }
-
-unit_terms run_unit(const backward_call& f, std::int64_t u) noexcept {
-  const int channels = unit_channels(f, u);
-  unit_sums sums(channels);
-  double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
-  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
-    tile_sums(f, u, t, dyx, dy);
+// Per-tile sums of one key, added in tile order. Only the key's channels are set: zeroing all of both arrays
+// would cost a small plane's unit a visible share of its time.
+struct key_sums {
+  double dyx[kMaxGroupChannels];
+  double dy[kMaxGroupChannels];
+  explicit key_sums(int channels) noexcept {
+    for (int ch = 0; ch < channels; ++ch) dyx[ch] = dy[ch] = 0.0;
+  }
+  void add(int channels, const double* tile_dyx, const double* tile_dy) noexcept {
     for (int ch = 0; ch < channels; ++ch) {
-      sums.dyx[ch] += dyx[ch];
-      sums.dy[ch] += dy[ch];
+      dyx[ch] += tile_dyx[ch];
+      dy[ch] += tile_dy[ch];
     }
   }
-  unit_coefficients c;
-  const unit_terms terms = unit_gradients(f, u, sums, &c);
+};
+
+// Unit u on one thread: statistics, sums key by key (each key's terms go to emit(key, terms)), then dx.
+template <class Emit>
+void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
+  unit_gradients ug = unit_gradients::of(unit_statistics(f, u));
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
+  for (std::int64_t first = 0; first < f.w.unit_tiles(); first += f.w.tiles) {
+    const tile_block tb = tile_at(f.w, f.p, u, first);
+    key_sums sums(tb.shape.channels);
+    for (std::int64_t t = first; t < first + f.w.tiles; ++t) {
+      tile_sums(f, u, t, ug.statistics, dyx, dy);
+      sums.add(tb.shape.channels, dyx, dy);
+    }
+    emit(tb.key, ug.add_key(f, sample, tb, sums.dyx, sums.dy));
+  }
   if (f.b.dx != nullptr)
-    for (std::int64_t t = 0; t < f.w.tiles; ++t) apply_tile(f, u, t, c);
-  return terms;
+    for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
 }
 
-// dalpha / dbeta of a block of consecutive keys covering at most kMaxGroupChannels channels: per (sample,
-// channel) with per-sample affine, else summed over the batch in sample order, in double, and rounded once.
-// Each key's units must be added in sample order; keys may interleave.
+// dalpha / dbeta of a block of consecutive keys: per (sample, channel) with per-sample affine, else summed over the
+// batch in sample order, in double and rounded once (blocks of at most kMaxGroupChannels channels), or in float
+// in the outputs (blocks of one statistics group of more channels). Each key's terms must be added in sample
+// order; keys may interleave.
 class block_gradients {
  public:
-  // Keys per block: all of a key's channels, and as many whole keys as fit.
-  static std::int64_t keys_per_block(const work_plan& w) noexcept { return kMaxGroupChannels / w.group_channels; }
-
   block_gradients(const backward_call& f, std::int64_t first_key, std::int64_t keys) noexcept
       : f_(f),
         first_channel_(first_key * f.w.group_channels),
-        channels_(std::min<std::int64_t>(keys * f.w.group_channels, f.p.c - first_channel_)) {}
+        channels_(std::min<std::int64_t>(keys * f.w.group_channels, f.p.c - first_channel_)) {
+    for (std::int64_t ch = 0; ch < std::min<std::int64_t>(channels_, kMaxGroupChannels); ++ch)
+      dalpha_[ch] = dbeta_[ch] = 0.0;
+  }
 
-  void add(std::int64_t key, std::int64_t sample, const unit_terms& t) noexcept {
+  void add(std::int64_t key, std::int64_t sample, const key_terms& t) noexcept {
     const std::int64_t first = key * f_.w.group_channels;
     const int channels = static_cast<int>(std::min<std::int64_t>(f_.w.group_channels, f_.p.c - first));
     for (int ch = 0; ch < channels; ++ch) {
@@ -143,6 +193,9 @@ class block_gradients {
         const std::int64_t i = f_.p.affine_index(sample, channel);
         if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(t.dalpha[ch]);
         if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(t.dbeta[ch]);
+      } else if (channels_ > kMaxGroupChannels) {
+        accumulate_in_output(f_.b.dalpha, channel, sample, t.dalpha[ch]);
+        accumulate_in_output(f_.b.dbeta, channel, sample, t.dbeta[ch]);
       } else {
         dalpha_[channel - first_channel_] += t.dalpha[ch];
         dbeta_[channel - first_channel_] += t.dbeta[ch];
@@ -151,7 +204,7 @@ class block_gradients {
   }
 
   void write() const noexcept {
-    if (f_.p.per_sample_affine) return;
+    if (f_.p.per_sample_affine || channels_ > kMaxGroupChannels) return;
     for (std::int64_t ch = 0; ch < channels_; ++ch) {
       if (f_.b.dalpha != nullptr) f_.b.dalpha[first_channel_ + ch] = static_cast<float>(dalpha_[ch]);
       if (f_.b.dbeta != nullptr) f_.b.dbeta[first_channel_ + ch] = static_cast<float>(dbeta_[ch]);
@@ -159,77 +212,88 @@ class block_gradients {
   }
 
  private:
+  static void accumulate_in_output(float* out, std::int64_t channel, std::int64_t sample, double term) noexcept {
+    if (out == nullptr) return;
+    out[channel] = static_cast<float>(sample == 0 ? term : static_cast<double>(out[channel]) + term);
+  }
+
   const backward_call& f_;
   std::int64_t first_channel_;
   std::int64_t channels_;
-  double dalpha_[kMaxGroupChannels] = {};
-  double dbeta_[kMaxGroupChannels] = {};
+  double dalpha_[kMaxGroupChannels];
+  double dbeta_[kMaxGroupChannels];
 };
 
-// dalpha / dbeta block by block: add_terms(g, first_key, end_key) adds the terms of keys [first_key, end_key) to
-// g, each key's in sample order; then g writes them.
+// dalpha / dbeta block by block: add_terms(g, first_span, end_span) adds the terms of the keys of spans
+// [first_span, end_span) to g, each key's in sample order; then g writes them. A block is as many whole spans
+// as kMaxGroupChannels channels hold, or one span.
 template <class AddTerms>
-void reduce_key_blocks(const backward_call& f, AddTerms&& add_terms) noexcept {
-  const std::int64_t block = block_gradients::keys_per_block(f.w);
-  for (std::int64_t first = 0; first < f.w.keys; first += block) {
-    const std::int64_t end = std::min(first + block, f.w.keys);
-    block_gradients g(f, first, end - first);
+void reduce_span_blocks(const backward_call& f, AddTerms&& add_terms) noexcept {
+  const std::int64_t span_channels = f.w.keys_per_span * f.w.group_channels;
+  const std::int64_t block = std::max<std::int64_t>(1, kMaxGroupChannels / span_channels);
+  for (std::int64_t first = 0; first < f.w.spans(); first += block) {
+    const std::int64_t end = std::min(first + block, f.w.spans());
+    block_gradients g(f, first * f.w.keys_per_span, (end - first) * f.w.keys_per_span);
     add_terms(g, first, end);
     g.write();
   }
 }
 
 bool run_parallel(const backward_call& f, const schedule& s, int max_threads) noexcept {
-  const std::int64_t units = f.w.units(), tiles = f.w.tiles, width = f.w.group_channels;
-  std::unique_ptr<unit_terms[]> terms(new (std::nothrow) unit_terms[static_cast<std::size_t>(units)]);
+  const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
+  // Terms per (key, sample), key-major.
+  std::unique_ptr<key_terms[]> terms(new (std::nothrow) key_terms[static_cast<std::size_t>(f.w.keys * f.w.samples)]);
   if (!terms) return false;
+  auto store = [&](std::int64_t u) {
+    return [&terms, &f, u](std::int64_t key, const key_terms& t) {
+      terms[key * f.w.samples + unit_at(f.w, u).sample] = t;
+    };
+  };
   if (!s.split_tiles) {
     // Units in memory order (terms are summed per key afterwards, in sample order).
     auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
-        terms[u] = run_unit(f, u);
+        run_unit(f, u, store(u));
       }
     };
     parallel_for(units, 1, max_threads, body);
   } else {
     const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
-    std::unique_ptr<unit_coefficients[]> coefficients(new (std::nothrow)
-                                                          unit_coefficients[static_cast<std::size_t>(units)]);
-    if (!dyx || !dy || !coefficients) return false;
+    std::unique_ptr<unit_gradients[]> gradients(new (std::nothrow) unit_gradients[static_cast<std::size_t>(units)]);
+    if (!dyx || !dy || !gradients) return false;
+    for (std::int64_t u = 0; u < units; ++u) gradients[u] = unit_gradients::of(unit_statistics(f, u));
     auto sums_body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {
         const unit_tile task = split_task_at(f.w, f.p, i);
         const std::int64_t cell = (task.unit * tiles + task.tile) * width;
-        tile_sums(f, task.unit, task.tile, &dyx[cell], &dy[cell]);
+        tile_sums(f, task.unit, task.tile, gradients[task.unit].statistics, &dyx[cell], &dy[cell]);
       }
     };
     parallel_for(units * tiles, 1, max_threads, sums_body);
-    // Merged in tile order, as run_unit does.
+    // Merged in tile order, key by key, as run_unit does.
     for (std::int64_t u = 0; u < units; ++u) {
-      const int channels = unit_channels(f, u);
-      unit_sums sums(channels);
-      for (std::int64_t t = 0; t < tiles; ++t) {
-        for (int ch = 0; ch < channels; ++ch) {
-          sums.dyx[ch] += dyx[(u * tiles + t) * width + ch];
-          sums.dy[ch] += dy[(u * tiles + t) * width + ch];
-        }
+      for (std::int64_t first = 0; first < tiles; first += f.w.tiles) {
+        const tile_block tb = tile_at(f.w, f.p, u, first);
+        key_sums sums(tb.shape.channels);
+        for (std::int64_t t = first; t < first + f.w.tiles; ++t)
+          sums.add(tb.shape.channels, &dyx[(u * tiles + t) * width], &dy[(u * tiles + t) * width]);
+        store(u)(tb.key, gradients[u].add_key(f, unit_at(f.w, u).sample, tb, sums.dyx, sums.dy));
       }
-      terms[u] = unit_gradients(f, u, sums, &coefficients[u]);
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {
         for (std::int64_t i = begin; i < end; ++i) {
           const unit_tile task = split_task_at(f.w, f.p, i);
-          apply_tile(f, task.unit, task.tile, coefficients[task.unit]);
+          apply_tile(f, task.unit, task.tile, gradients[task.unit]);
         }
       };
       parallel_for(units * tiles, 1, max_threads, apply_body);
     }
   }
-  reduce_key_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
-    for (std::int64_t key = first; key < end; ++key)
+  reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
+    for (std::int64_t key = first * f.w.keys_per_span; key < end * f.w.keys_per_span; ++key)
       for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
         g.add(key, sample, terms[key * f.w.samples + sample]);
   });
@@ -250,12 +314,13 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
-  // Serial: blocks of keys, each walked sample by sample, so that consecutive units of an NCHW block are adjacent
-  // planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order, and
-  // they are summed as they come, so no buffer is needed.
-  reduce_key_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
+  // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
+  // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,
+  // and they are summed as they come, so no buffer is needed.
+  reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
     for (std::int64_t sample = 0; sample < w.samples; ++sample)
-      for (std::int64_t key = first; key < end; ++key) g.add(key, sample, run_unit(f, key * w.samples + sample));
+      for (std::int64_t span = first; span < end; ++span)
+        run_unit(f, span * w.samples + sample, [&](std::int64_t key, const key_terms& t) { g.add(key, sample, t); });
   });
   return VARNORM_OK;
 }

@@ -19,39 +19,60 @@ struct forward_call {
   const kernel_table& k;
 };
 
-// Per-channel output coefficients of one unit: y = x * scale (+ shift).
-struct unit_coefficients {
+// The statistics of one unit's groups, as its output needs them.
+struct unit_statistics {
+  std::int64_t first_group;
+  double rstd[kMaxGroupChannels];  // exact, before rounding
+  double mean[kMaxGroupChannels];  // what centring subtracts (mean_exact)
+};
+
+// Statistics of unit u from its tiles' moments: writes mean / rstd and returns them for the output.
+template <class TileMoments>
+unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
+  moments total[kMaxGroupChannels];
+  unit_group_moments(f.w, f.p, u, tile_moments, total);
+  const unit_groups groups = groups_of(f.w, f.p, u);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  unit_statistics s;
+  s.first_group = groups.first;
+  for (int g = 0; g < groups.count; ++g) {
+    const plane_statistics st = finalize_statistics(total[g], f.p);
+    const std::int64_t stat = sample * f.p.groups + groups.first + g;
+    if (f.b.mean != nullptr) f.b.mean[stat] = st.mean;
+    if (f.b.rstd != nullptr) f.b.rstd[stat] = st.rstd;
+    s.rstd[g] = st.rstd_exact;
+    s.mean[g] = st.mean_exact;
+  }
+  return s;
+}
+
+// Per-channel output coefficients of one block: y = x * scale (+ shift), or (x - center) * scale + shift.
+struct block_coefficients {
   float scale[kMaxGroupChannels];
   float shift[kMaxGroupChannels];
+  float center[kMaxGroupChannels];
   double scale_exact[kMaxGroupChannels];
   bool needs_exact;  // some alpha * rstd overflows float although it is finite
 };
 
-// Statistics of unit u from its tiles' moments (merged in tile order): writes mean / rstd and returns the
-// output coefficients.
-template <class TileMoments>
-unit_coefficients finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
-  const tile_block first = tile_at(f.w, f.p, u, 0);
-  const int channels = first.shape.channels;
-  moments total[kMaxGroupChannels];
-  for (int ch = 0; ch < channels; ++ch) total[ch] = moments{};
-  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
-    const moments* m = tile_moments(t);
-    for (int ch = 0; ch < channels; ++ch) total[ch] = merge_moments(total[ch], m[ch]);
-  }
-  unit_coefficients c;
+// Centring subtracts the float nearest the mean, exactly for values near it, and folds the rest of the mean into
+// the shift: y = (x - center) * scale + (beta - scale * (mean - center)).
+block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, const tile_block& tb,
+                                   const unit_statistics& s) noexcept {
+  block_coefficients c;
   c.needs_exact = false;
-  const std::int64_t sample = unit_at(f.w, u).sample;
-  for (int ch = 0; ch < channels; ++ch) {
-    const std::int64_t channel = first.first_channel + ch;
-    const plane_statistics s = finalize_statistics(total[ch], f.p);
-    const std::int64_t stat = sample * f.p.c + channel;
-    if (f.b.mean != nullptr) f.b.mean[stat] = s.mean;
-    if (f.b.rstd != nullptr) f.b.rstd[stat] = s.rstd;
+  for (int ch = 0; ch < tb.shape.channels; ++ch) {
+    const std::int64_t channel = tb.first_channel + ch;
+    const std::int64_t g = channel / f.p.channels_per_group - s.first_group;
     const std::int64_t a = f.p.affine_index(sample, channel);
-    c.scale_exact[ch] = static_cast<double>(f.b.alpha[a]) * s.rstd_exact;
+    c.scale_exact[ch] = static_cast<double>(f.b.alpha[a]) * s.rstd[g];
     c.scale[ch] = static_cast<float>(c.scale_exact[ch]);
     c.shift[ch] = f.b.beta != nullptr ? f.b.beta[a] : 0.0f;
+    if (f.p.center) {
+      c.center[ch] = static_cast<float>(s.mean[g]);
+      c.shift[ch] = static_cast<float>(static_cast<double>(c.shift[ch]) -
+                                       c.scale_exact[ch] * (s.mean[g] - static_cast<double>(c.center[ch])));
+    }
     if (std::isfinite(c.scale_exact[ch]) && !std::isfinite(c.scale[ch])) c.needs_exact = true;
   }
   return c;
@@ -59,18 +80,22 @@ unit_coefficients finish_unit(const forward_call& f, std::int64_t u, TileMoments
 
 // y for one tile. A scale beyond float range (eps = 0 and a variance near 1e-77) takes the double path, so
 // that y is the correctly rounded product rather than x * inf.
-void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_coefficients& c) noexcept {
+void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_statistics& s) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
+  const block_coefficients c = coefficients_of(f, unit_at(f.w, u).sample, tb, s);
   const float* x = f.b.x + tb.offset;
   float* y = f.b.y + tb.offset;
   if (!c.needs_exact) {
-    f.k.block_scale(x, y, tb.shape, c.scale, f.b.beta != nullptr ? c.shift : nullptr, f.w.stream_output);
+    const bool shifted = f.b.beta != nullptr || f.p.center;
+    f.k.block_scale(x, y, tb.shape, c.scale, shifted ? c.shift : nullptr, f.p.center ? c.center : nullptr,
+                    f.w.stream_output);
     return;
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {
     for (int ch = 0; ch < tb.shape.channels; ++ch) {
       const std::int64_t i = pos * tb.shape.stride + ch;
-      y[i] = static_cast<float>(static_cast<double>(x[i]) * c.scale_exact[ch] + static_cast<double>(c.shift[ch]));
+      const double centered = static_cast<double>(x[i]) - (f.p.center ? static_cast<double>(c.center[ch]) : 0.0);
+      y[i] = static_cast<float>(centered * c.scale_exact[ch] + static_cast<double>(c.shift[ch]));
     }
   }
 }
@@ -83,20 +108,19 @@ void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments
 // A whole unit on one thread: no allocation, everything on the stack.
 void run_unit(const forward_call& f, std::int64_t u) noexcept {
   moments scratch[kMaxGroupChannels];
-  const unit_coefficients c = finish_unit(f, u, [&](std::int64_t t) {
+  const unit_statistics s = finish_unit(f, u, [&](std::int64_t t) {
     tile_moments(f, u, t, scratch);
     return scratch;
   });
-  for (std::int64_t t = 0; t < f.w.tiles; ++t) scale_tile(f, u, t, c);
+  for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) scale_tile(f, u, t, s);
 }
 
 // Few, large units: tiles of all units in parallel, statistics merged per unit in tile order.
 bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
-  const std::int64_t units = f.w.units(), tiles = f.w.tiles, width = f.w.group_channels;
+  const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
   std::unique_ptr<moments[]> stats(new (std::nothrow) moments[static_cast<std::size_t>(units * tiles * width)]);
-  std::unique_ptr<unit_coefficients[]> coefficients(new (std::nothrow)
-                                                        unit_coefficients[static_cast<std::size_t>(units)]);
-  if (!stats || !coefficients) return false;
+  std::unique_ptr<unit_statistics[]> statistics(new (std::nothrow) unit_statistics[static_cast<std::size_t>(units)]);
+  if (!stats || !statistics) return false;
   auto measure = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
@@ -105,11 +129,11 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
   };
   parallel_for(units * tiles, 1, max_threads, measure);
   for (std::int64_t u = 0; u < units; ++u)
-    coefficients[u] = finish_unit(f, u, [&](std::int64_t t) { return &stats[(u * tiles + t) * width]; });
+    statistics[u] = finish_unit(f, u, [&](std::int64_t t) { return &stats[(u * tiles + t) * width]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
-      scale_tile(f, task.unit, task.tile, coefficients[task.unit]);
+      scale_tile(f, task.unit, task.tile, statistics[task.unit]);
     }
   };
   parallel_for(units * tiles, 1, max_threads, scale);

@@ -1,10 +1,11 @@
-// From the moments of a plane to what the layer outputs. The same rule serves forward and backward.
+// From the moments of a plane or group to what the layer outputs. The same rule serves forward and backward.
 #pragma once
 
 #include <cmath>
 #include <limits>
 
 #include "core/types.hpp"
+#include "plan/work_plan.hpp"
 
 namespace varnorm::detail {
 
@@ -12,19 +13,46 @@ struct plane_statistics {
   float mean;
   float rstd;
   double rstd_exact;  // before rounding: alpha * rstd may fit in float where rstd alone does not
+  double mean_exact;  // accurate to roundoff times the deviation: what the output subtracts (centring)
 };
 
 // var = M2 / (M - correction), rstd = 1 / sqrt(var + eps), in double with exact sqrt and divide, rounded
-// once. A plane holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output
-// of that plane is NaN (as in PyTorch) and nothing leaks into other planes.
+// once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output
+// of that group is NaN (as in PyTorch) and nothing leaks into other groups.
 inline plane_statistics finalize_statistics(const moments& m, const problem& p) noexcept {
   if (!std::isfinite(m.mean) || !std::isfinite(m.m2)) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    return {nan, nan, static_cast<double>(nan)};
+    return {nan, nan, static_cast<double>(nan), static_cast<double>(nan)};
   }
   const double var = m.m2 / (m.count - static_cast<double>(p.correction));
   const double rstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
-  return {static_cast<float>(reported_mean(m)), static_cast<float>(rstd), rstd};
+  return {static_cast<float>(reported_mean(m)), static_cast<float>(rstd), rstd, m.mean};
+}
+
+}  // namespace varnorm::detail
+
+namespace varnorm::detail {
+
+// The moments of unit u's statistics groups from its tiles' per-channel moments, folded in tile order and, within
+// a tile, in channel order (the same order for every schedule). tile_moments(t) returns tile t's moments.
+template <class TileMoments>
+void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, TileMoments&& tile_moments,
+                        moments* total) noexcept {
+  const unit_groups groups = groups_of(w, p, u);
+  for (int g = 0; g < groups.count; ++g) total[g] = moments{};
+  for (std::int64_t t = 0; t < w.unit_tiles(); ++t) {
+    const tile_block tb = tile_at(w, p, u, t);
+    const moments* m = tile_moments(t);
+    if (p.channels_per_group == 1) {
+      for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], m[ch]);
+    } else {
+      const std::int64_t base = groups.first * p.channels_per_group;
+      for (int ch = 0; ch < tb.shape.channels; ++ch) {
+        const std::int64_t g = (tb.first_channel + ch - base) / p.channels_per_group;
+        total[g] = merge_moments(total[g], m[ch]);
+      }
+    }
+  }
 }
 
 }  // namespace varnorm::detail

@@ -1,25 +1,35 @@
-// Elementwise passes (part of kernel_source.inl): forward's y = x * scale (+ shift) and backward's
-// dx = a * dy + b * (x - mean), on one engine. Every element gets the same arithmetic whichever way the walk
-// reaches it (whole rows, a zero-padded tail, streaming or regular stores), so the output's bits depend only on
-// its inputs and its channel's parameters. Outputs too large to stay in cache are written with non-temporal
-// stores from the first vector-aligned position on.
+// Elementwise passes (part of kernel_source.inl): forward's y = (x - center) * scale + shift and backward's
+// dx = a * dy + b * (x - mean) + k, each without the terms a call lacks, on one engine. Every element gets the same
+// arithmetic whichever way the walk reaches it (whole rows, a zero-padded tail, streaming or regular stores), so the
+// output's bits depend only on its inputs and its channel's parameters. Outputs too large to stay in cache are written
+// with non-temporal stores from the first vector-aligned position on.
 
 // The arithmetic of an elementwise pass, per vector: `in` holds the pass's inputs (x, and dy in backward),
 // `p` its per-lane parameters.
 struct scale_op {  // y = x * scale
-  static constexpr int inputs = 1;
+  static constexpr int inputs = 1, params = 1;
   static vec apply(const vec* in, const vec* p) noexcept { return in[0] * p[0]; }
 };
 struct scale_shift_op {  // y = x * scale + shift
-  static constexpr int inputs = 1;
+  static constexpr int inputs = 1, params = 2;
   static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(in[0], p[0], p[1]); }
 };
+struct centered_scale_op {  // y = (x - center) * scale + shift
+  static constexpr int inputs = 1, params = 3;
+  static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(in[0] - p[2], p[0], p[1]); }
+};
 struct grad_op {  // dx = a * dy + b * (x - mean)
-  static constexpr int inputs = 2;
+  static constexpr int inputs = 2, params = 3;
   static vec apply(const vec* in, const vec* p) noexcept { return ops::fma(p[1], in[0] - p[2], p[0] * in[1]); }
 };
+struct grad_constant_op {  // dx = a * dy + b * (x - mean) + k
+  static constexpr int inputs = 2, params = 4;
+  static vec apply(const vec* in, const vec* p) noexcept {
+    return ops::fma(p[1], in[0] - p[2], ops::fma(p[0], in[1], p[3]));
+  }
+};
 
-constexpr int kMaxParams = 3;
+constexpr int kMaxParams = 4;
 using parameter_lanes_array = float[kMaxParams][kMaxLanes];
 
 // Rows of an elementwise pass. Stream: full, vector-aligned rows written with non-temporal stores. Never
@@ -28,9 +38,9 @@ template <class Op, int V, bool Partial, bool Stream, class Vectors = packed_vec
 __attribute__((noinline)) void rows_elementwise(const input_element* const* in, float* out, std::int64_t step,
                                                 std::int64_t rows, int used, int period,
                                                 const float (*lanes)[kMaxLanes], Vectors vectors = {}) noexcept {
-  vec param[V][kMaxParams];
+  vec param[V][Op::params];
   for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
-    for (int i = 0; i < kMaxParams; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
+    for (int i = 0; i < Op::params; ++i) param[v][i] = ops::load(lanes[i] + pattern * W);  // pattern = v % period
   // Local copies: vector stores may alias anything, so in[] itself would be reloaded after every store.
   const input_element* source[Op::inputs];
   for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
@@ -88,15 +98,33 @@ void lanes_of(const float* per_channel, int period, int channels, bool contiguou
   }
 }
 
-// The lanes of every parameter of a pass, for channels [first, first + channels) of each: the first
+// The lanes of `count` parameters of a pass, for channels [first, first + channels) of each: the first
 // period * W lanes only (no more are read), zeros for an absent parameter.
-void parameter_lanes(const float* const* params, int first, int period, int channels, bool contiguous,
-                     parameter_lanes_array& lanes) noexcept {
-  for (int i = 0; i < kMaxParams; ++i) {
+void parameter_lanes(const float* const* params, int count, int first, int period, int channels, bool contiguous,
+                     float (*lanes)[kMaxLanes]) noexcept {
+  for (int i = 0; i < count; ++i) {
     if (params[i] != nullptr)
       lanes_of(params[i] + first, period, channels, contiguous, lanes[i]);
     else
       std::fill_n(lanes[i], period * W, 0.0f);
+  }
+}
+
+// The lanes of `count` per-channel parameters for the channels of `run`.
+void run_parameter_lanes(const row_run& run, const float* const* params, int count,
+                         float (*lanes)[kMaxLanes]) noexcept {
+  switch (run.layout) {
+    case lane_layout::channel_cycle:
+      parameter_lanes(params, count, run.first, run.period, run.channels, true, lanes);
+      break;
+    case lane_layout::channel_per_lane:
+      parameter_lanes(params, count, run.first, run.period, run.channels, false, lanes);
+      break;
+    case lane_layout::plane_per_vector:  // pattern v (vectors v, v + planes, ...): plane first + v's value
+      for (int i = 0; i < count; ++i)
+        for (int v = 0; v < run.channels; ++v)
+          ops::store(lanes[i] + v * W, ops::splat(params[i] != nullptr ? params[i][run.first + v] : 0.0f));
+      break;
   }
 }
 
@@ -117,20 +145,7 @@ struct elementwise_pass {
 
   void lanes(const row_run& run) noexcept {
     layout = run.layout;
-    switch (run.layout) {
-      case lane_layout::channel_cycle:
-        parameter_lanes(params, run.first, run.period, run.channels, true, lanes_by_parameter);
-        break;
-      case lane_layout::channel_per_lane:
-        parameter_lanes(params, run.first, run.period, run.channels, false, lanes_by_parameter);
-        break;
-      case lane_layout::plane_per_vector:  // pattern v (vectors v, v + planes, ...): plane first + v's value
-        for (int i = 0; i < kMaxParams; ++i)
-          for (int v = 0; v < run.channels; ++v)
-            ops::store(lanes_by_parameter[i] + v * W,
-                       ops::splat(params[i] != nullptr ? params[i][run.first + v] : 0.0f));
-        break;
-    }
+    run_parameter_lanes(run, params, Op::params, lanes_by_parameter);
   }
 
   bool whole_block(const block_shape& b, const row_run& run, const row_geometry& g) noexcept {
@@ -153,7 +168,7 @@ struct elementwise_pass {
             const row_geometry& g) noexcept {
     if (layout == lane_layout::plane_per_vector) {
       alignas(64) parameter_lanes_array plane_lanes;
-      parameter_lanes(params, first, g.period, channels, true, plane_lanes);
+      parameter_lanes(params, Op::params, first, g.period, channels, true, plane_lanes);
       padded_row(offset, positions * channels, g, plane_lanes);
     } else {
       padded_row(offset, positions * channels, g, lanes_by_parameter);
@@ -212,18 +227,23 @@ void block_elementwise(const input_element* const* in, float* out, const block_s
 }
 
 void block_scale(const input_element* x, float* y, block_shape b, const float* scale, const float* shift,
-                 bool stream) noexcept {
+                 const float* center, bool stream) noexcept {
   const input_element* in[1] = {x};
-  const float* params[kMaxParams] = {scale, shift, nullptr};
-  if (shift != nullptr)
+  const float* params[kMaxParams] = {scale, shift, center, nullptr};
+  if (center != nullptr)
+    block_elementwise<centered_scale_op>(in, y, b, params, stream);
+  else if (shift != nullptr)
     block_elementwise<scale_shift_op>(in, y, b, params, stream);
   else
     block_elementwise<scale_op>(in, y, b, params, stream);
 }
 
 void block_grad_apply(const input_element* x, const input_element* dy, float* dx, block_shape b, const float* a,
-                      const float* bb, const float* mean, bool stream) noexcept {
+                      const float* bb, const float* mean, const float* constant, bool stream) noexcept {
   const input_element* in[2] = {x, dy};
-  const float* params[kMaxParams] = {a, bb, mean};
-  block_elementwise<grad_op>(in, dx, b, params, stream);
+  const float* params[kMaxParams] = {a, bb, mean, constant};
+  if (constant != nullptr)
+    block_elementwise<grad_constant_op>(in, dx, b, params, stream);
+  else
+    block_elementwise<grad_op>(in, dx, b, params, stream);
 }

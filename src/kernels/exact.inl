@@ -37,12 +37,13 @@ bool float_moments_trusted(const moments& m, const input_element* x, std::int64_
   return m.m2 == 0.0 && all_equal(x, positions, stride);
 }
 
-void exact_grad_sums(const input_element* x, const input_element* dy, std::int64_t positions, std::int64_t stride,
-                     double* sum_dyx, double* sum_dy) noexcept {
+// sum(dy * (x - shift)) and sum(dy).
+void exact_grad_sums(const input_element* x, const input_element* dy, float shift, std::int64_t positions,
+                     std::int64_t stride, double* sum_dyx, double* sum_dy) noexcept {
   double a = 0.0, b = 0.0;
   for (std::int64_t p = 0; p < positions; ++p) {
     const double g = exact_value(dy, p * stride);
-    a += g * exact_value(x, p * stride);
+    a += g * (exact_value(x, p * stride) - static_cast<double>(shift));
     b += g;
   }
   *sum_dyx = a;

@@ -1,5 +1,7 @@
-// Backward's reductions (part of kernel_source.inl): sum(dy * x) and sum(dy) of each channel of a block, per lane
-// in float over 16-row segments merged pairwise, lanes added in double.
+// Backward's reductions (part of kernel_source.inl): sum(dy * (x - shift)) and sum(dy) of each channel of a
+// block, per lane in float over 16-row segments merged pairwise, lanes added in double. The shift (a channel's
+// mean, when the layer subtracts it) keeps sum(dy * (x - mean)) accurate at large offsets, where
+// sum(dy * x) - mean * sum(dy) would cancel.
 
 template <int V>
 struct lane_sums {
@@ -7,9 +9,9 @@ struct lane_sums {
   vec dy[V];
 };
 
-template <int V, bool Partial, class Vectors>
-void segment_grad_sums(const input_element* x, const input_element* dy, std::int64_t step, int rows, int used,
-                       Vectors at, lane_sums<V>& out) noexcept {
+template <int V, bool Partial, bool Shifted, class Vectors>
+void segment_grad_sums(const input_element* x, const input_element* dy, const vec* shift, std::int64_t step, int rows,
+                       int used, Vectors at, lane_sums<V>& out) noexcept {
   for (int v = 0; v < V; ++v) {
     out.dyx[v] = ops::splat(0.0f);
     out.dy[v] = ops::splat(0.0f);
@@ -17,24 +19,27 @@ void segment_grad_sums(const input_element* x, const input_element* dy, std::int
   for (int r = 0; r < rows; ++r) {
     for (int v = 0; v < V; ++v) {
       const vec g = load_row_vector<V, Partial>(dy + r * step, v, used, at);
-      out.dyx[v] = ops::fma(g, load_row_vector<V, Partial>(x + r * step, v, used, at), out.dyx[v]);
+      vec value = load_row_vector<V, Partial>(x + r * step, v, used, at);
+      if constexpr (Shifted) value = value - shift[v];
+      out.dyx[v] = ops::fma(g, value, out.dyx[v]);
       out.dy[v] = out.dy[v] + g;
     }
   }
 }
 
 // The segments of a run for segment_merge.
-template <int V, bool Partial, class Vectors>
+template <int V, bool Partial, bool Shifted, class Vectors>
 struct grad_segments {
   const input_element* x;
   const input_element* dy;
+  const vec* shift;  // per vector of a row (Shifted)
   std::int64_t step;
   int used;
   Vectors at;
 
   void segment(std::int64_t s, int rows, lane_sums<V>& out) const noexcept {
     const std::int64_t offset = s * kSegmentRows * step;
-    segment_grad_sums<V, Partial>(x + offset, dy + offset, step, rows, used, at, out);
+    segment_grad_sums<V, Partial, Shifted>(x + offset, dy + offset, shift, step, rows, used, at, out);
   }
   static void merge(const lane_sums<V>& left, double, const lane_sums<V>& right, double, lane_sums<V>& out) noexcept {
     for (int v = 0; v < V; ++v) {
@@ -46,11 +51,16 @@ struct grad_segments {
 
 // Per-lane sums over `rows` rows; vectors v and v + period are added, the first `period` stored. Never inlined,
 // as rows_elementwise.
-template <int V, bool Partial, class Vectors = packed_vectors>
-__attribute__((noinline)) void rows_grad_sums(const input_element* x, const input_element* dy, std::int64_t step,
-                                              std::int64_t rows, int used, int period, float* lane_dyx, float* lane_dy,
-                                              Vectors at = {}) noexcept {
-  grad_segments<V, Partial, Vectors> segments{x, dy, step, used, at};
+template <int V, bool Partial, bool Shifted, class Vectors = packed_vectors>
+__attribute__((noinline)) void rows_grad_sums(const input_element* x, const input_element* dy, const float* shift_lanes,
+                                              std::int64_t step, std::int64_t rows, int used, int period,
+                                              float* lane_dyx, float* lane_dy, Vectors at = {}) noexcept {
+  vec shift[V];
+  if constexpr (Shifted) {
+    for (int v = 0, pattern = 0; v < V; ++v, pattern = pattern + 1 == period ? 0 : pattern + 1)
+      shift[v] = ops::load(shift_lanes + pattern * W);  // pattern = v % period
+  }
+  grad_segments<V, Partial, Shifted, Vectors> segments{x, dy, shift, step, used, at};
   segment_merge<lane_sums<V>, decltype(segments)> merge;
   double count = 0.0;
   lane_sums<V>& total = merge.merge_rows(segments, rows, &count);
@@ -66,23 +76,31 @@ __attribute__((noinline)) void rows_grad_sums(const input_element* x, const inpu
   }
 }
 
-// The gradient-sum pass of walk_block: sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy).
+// The gradient-sum pass of walk_block: sum_dyx[ch] = sum(dy * (x - shift[ch])) (shift NULL: 0), sum_dy[ch] =
+// sum(dy).
+template <bool Shifted>
 struct grad_sums_pass {
   const input_element* x;
   const input_element* dy;
+  const float* shift;
   double* sum_dyx;
   double* sum_dy;
   alignas(64) float lane_dyx[kMaxLanes];
   alignas(64) float lane_dy[kMaxLanes];
+  alignas(64) std::conditional_t<Shifted, float[1][kMaxLanes], char> shift_lanes;  // Shifted: the shift's lanes
 
   static bool shares_rows() noexcept { return true; }
   static bool whole_block(const block_shape&, const row_run&, const row_geometry&) noexcept { return false; }
-  static void lanes(const row_run&) noexcept {}
+  void lanes(const row_run& run) noexcept {
+    if constexpr (Shifted) run_parameter_lanes(run, &shift, 1, shift_lanes);
+  }
 
   template <int V, bool Partial, class Vectors>
   void rows(const row_run& run, Vectors at) noexcept {
-    rows_grad_sums<V, Partial>(x + run.offset, dy + run.offset, run.step, run.rows, run.used, run.period, lane_dyx,
-                               lane_dy, at);
+    const float* lanes = nullptr;
+    if constexpr (Shifted) lanes = shift_lanes[0];
+    rows_grad_sums<V, Partial, Shifted>(x + run.offset, dy + run.offset, lanes, run.step, run.rows, run.used,
+                                        run.period, lane_dyx, lane_dy, at);
   }
 
   // Summed in locals: through sum_dyx / sum_dy (which may alias anything) every addition would wait for the
@@ -128,7 +146,7 @@ struct grad_sums_pass {
             const row_geometry&) noexcept {
     for (int ch = 0; ch < channels; ++ch) {
       double dyx = 0.0, dy_sum = 0.0;
-      exact_grad_sums(x + offset + ch, dy + offset + ch, positions, stride, &dyx, &dy_sum);
+      exact_grad_sums(x + offset + ch, dy + offset + ch, shift_of(first + ch), positions, stride, &dyx, &dy_sum);
       sum_dyx[first + ch] += dyx;
       sum_dy[first + ch] += dy_sum;
     }
@@ -137,18 +155,31 @@ struct grad_sums_pass {
   void finish(std::int64_t offset, int first, int channels, std::int64_t positions, std::int64_t stride) noexcept {
     for (int ch = 0; ch < channels; ++ch) {
       if (!__builtin_isfinite(sum_dyx[first + ch]) || !__builtin_isfinite(sum_dy[first + ch]))
-        exact_grad_sums(x + offset + ch, dy + offset + ch, positions, stride, &sum_dyx[first + ch],
-                        &sum_dy[first + ch]);
+        exact_grad_sums(x + offset + ch, dy + offset + ch, shift_of(first + ch), positions, stride,
+                        &sum_dyx[first + ch], &sum_dy[first + ch]);
     }
   }
+
+ private:
+  float shift_of(int ch) const noexcept { return Shifted ? shift[ch] : 0.0f; }
 };
 
-void block_grad_sums(const input_element* x, const input_element* dy, block_shape b, double* sum_dyx,
-                     double* sum_dy) noexcept {
-  grad_sums_pass pass;
+template <bool Shifted>
+void block_grad_sums_of(const input_element* x, const input_element* dy, const float* shift, const block_shape& b,
+                        double* sum_dyx, double* sum_dy) noexcept {
+  grad_sums_pass<Shifted> pass;
   pass.x = x;
   pass.dy = dy;
+  pass.shift = shift;
   pass.sum_dyx = sum_dyx;
   pass.sum_dy = sum_dy;
   walk_block(pass, b);
+}
+
+void block_grad_sums(const input_element* x, const input_element* dy, const float* shift, block_shape b,
+                     double* sum_dyx, double* sum_dy) noexcept {
+  if (shift != nullptr)
+    block_grad_sums_of<true>(x, dy, shift, b, sum_dyx, sum_dy);
+  else
+    block_grad_sums_of<false>(x, dy, nullptr, b, sum_dyx, sum_dy);
 }

@@ -19,18 +19,21 @@ struct kernel_table {
   // non-finite input gives non-finite moments.
   void (*block_moments)(const input_element* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
-  // y = x * scale[ch] (+ shift[ch] when shift is not NULL). y may equal x. `stream`: y will not stay in
-  // cache, write it with non-temporal stores where the ISA has them (same values either way).
+  // y = x * scale[ch] (+ shift[ch] when shift is not NULL); with center (then shift is given too):
+  // y = (x - center[ch]) * scale[ch] + shift[ch]. y may equal x. `stream`: y will not stay in cache, write it
+  // with non-temporal stores where the ISA has them (same values either way).
   void (*block_scale)(const input_element* x, float* y, block_shape block, const float* scale, const float* shift,
-                      bool stream) noexcept;
+                      const float* center, bool stream) noexcept;
 
-  // sum_dyx[ch] = sum(dy * x), sum_dy[ch] = sum(dy) over the block.
-  void (*block_grad_sums)(const input_element* x, const input_element* dy, block_shape block, double* sum_dyx,
-                          double* sum_dy) noexcept;
+  // sum_dyx[ch] = sum(dy * (x - shift[ch])) (shift NULL: sum(dy * x)), sum_dy[ch] = sum(dy) over the block.
+  void (*block_grad_sums)(const input_element* x, const input_element* dy, const float* shift, block_shape block,
+                          double* sum_dyx, double* sum_dy) noexcept;
 
-  // dx = a[ch] * dy + b[ch] * (x - mean[ch]). dx may equal x or dy. `stream`: as block_scale.
+  // dx = a[ch] * dy + b[ch] * (x - mean[ch]) (+ constant[ch] when it is not NULL). dx may equal x or dy.
+  // `stream`: as block_scale.
   void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block,
-                           const float* a, const float* b, const float* mean, bool stream) noexcept;
+                           const float* a, const float* b, const float* mean, const float* constant,
+                           bool stream) noexcept;
 };
 
 }  // namespace varnorm::detail

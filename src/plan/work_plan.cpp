@@ -5,6 +5,18 @@
 #include "threading/parallel.hpp"
 
 namespace varnorm::detail {
+namespace {
+
+// Channels per key, at most `most`, aligned with statistics groups of `per_group` channels: whole groups when
+// one fits, else the largest divisor of a group.
+std::int64_t aligned_key_channels(std::int64_t most, std::int64_t per_group) noexcept {
+  if (per_group <= most) return most / per_group * per_group;
+  for (std::int64_t width = most; width > 1; --width)
+    if (per_group % width == 0) return width;
+  return 1;
+}
+
+}  // namespace
 
 work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept {
   work_plan w;
@@ -13,11 +25,14 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   if (p.layout == VARNORM_LAYOUT_NCHW) {
     const bool small = p.m > 0 && p.m <= kernels.row_sharing_plane_positions;
     const std::int64_t planes = small ? std::max<std::int64_t>(1, kGroupElements / (inputs * p.m)) : 1;
-    w.group_channels = static_cast<int>(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}));
+    w.group_channels = static_cast<int>(
+        aligned_key_channels(std::min({p.c, planes, std::int64_t{kPlanesPerGroup}}), p.channels_per_group));
   } else {
-    w.group_channels = static_cast<int>(std::min<std::int64_t>(p.c, kMaxGroupChannels));
+    w.group_channels =
+        static_cast<int>(aligned_key_channels(std::min<std::int64_t>(p.c, kMaxGroupChannels), p.channels_per_group));
   }
   w.keys = w.group_channels > 0 ? (p.c + w.group_channels - 1) / w.group_channels : 0;
+  w.keys_per_span = std::max<std::int64_t>(1, p.channels_per_group / std::max(w.group_channels, 1));
   w.tile_positions = std::max<std::int64_t>(1, kTileElements / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
   const std::int64_t arrays = inputs + 1;  // and the output
@@ -29,12 +44,19 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   return w;
 }
 
+unit_groups groups_of(const work_plan& w, const problem& p, std::int64_t u) noexcept {
+  const std::int64_t first_channel = unit_at(w, u).span * w.keys_per_span * w.group_channels;
+  const std::int64_t channels = std::min<std::int64_t>(w.keys_per_span * w.group_channels, p.c - first_channel);
+  return {first_channel / p.channels_per_group, static_cast<int>(channels / p.channels_per_group)};
+}
+
 tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept {
   const unit_index i = unit_at(w, u);
-  const std::int64_t first = t * w.tile_positions;
+  const std::int64_t first = (t % w.tiles) * w.tile_positions;
   tile_block b;
+  b.key = i.span * w.keys_per_span + t / w.tiles;
   b.shape.positions = std::min(w.tile_positions, p.m - first);
-  b.first_channel = i.key * w.group_channels;
+  b.first_channel = b.key * w.group_channels;
   b.shape.channels = static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - b.first_channel));
   if (p.layout == VARNORM_LAYOUT_NCHW) {
     b.offset = (i.sample * p.c + b.first_channel) * p.m + first;
@@ -53,7 +75,8 @@ unit_tile split_task_at(const work_plan& w, const problem& p, std::int64_t i) no
   const bool nchw = p.layout == VARNORM_LAYOUT_NCHW;
   const std::int64_t key = nchw ? rest / w.tiles : rest % w.keys;
   const std::int64_t tile = nchw ? rest % w.tiles : rest / w.keys;
-  return {key * w.samples + sample, tile};
+  const std::int64_t span = key / w.keys_per_span;
+  return {span * w.samples + sample, (key % w.keys_per_span) * w.tiles + tile};
 }
 
 schedule choose_schedule(const work_plan& w, const problem& p) noexcept {
@@ -63,7 +86,7 @@ schedule choose_schedule(const work_plan& w, const problem& p) noexcept {
   if (budget <= 1) return s;
   s.threads = budget;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
-  s.split_tiles = w.tiles > 1 && w.units() < 4 * static_cast<std::int64_t>(budget);
+  s.split_tiles = w.unit_tiles() > 1 && w.units() < 4 * static_cast<std::int64_t>(budget);
   return s;
 }
 

@@ -38,35 +38,49 @@ enum class direction { forward, backward };
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
 
+// Channels are cut into keys (the channels one block covers) and keys into spans (the keys whose statistics
+// groups must be finished together). A key holds whole statistics groups, or a group holds whole keys; so a span
+// is one key holding whole groups, or the keys of one group.
 struct work_plan {
-  // A unit is one (sample, channel key): NCHW: the plane (n, c), or a group of small planes of sample n;
-  // NHWC: channel group g of sample n.
+  // A unit is one (sample, span): NCHW: the plane (n, c), a group of small planes of sample n, or the planes of
+  // a statistics group; NHWC: channel group g of sample n, or the channel groups of a statistics group.
   std::int64_t samples = 0;
   std::int64_t keys = 0;            // planes or plane groups (NCHW), channel groups (NHWC) per sample
   int group_channels = 1;           // channels per key: NHWC group or NCHW plane group (the last may have fewer)
+  std::int64_t keys_per_span = 1;   // 1, or the keys of one statistics group
   std::int64_t tile_positions = 0;  // spatial positions per tile
-  std::int64_t tiles = 0;           // tiles per unit
+  std::int64_t tiles = 0;           // tiles per key
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
   bool stream_output = false;                                // see kStreamFootprintBytes
 
-  std::int64_t units() const noexcept { return samples * keys; }
+  std::int64_t spans() const noexcept { return keys / keys_per_span; }
+  std::int64_t units() const noexcept { return samples * spans(); }
+  std::int64_t unit_tiles() const noexcept { return keys_per_span * tiles; }  // key by key, tiles in order
 };
 
 work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept;
 
-// Units are numbered key-major (u = key * samples + sample), the order in which per-channel reductions over
+// Units are numbered span-major (u = span * samples + sample), the order in which per-channel reductions over
 // the batch (dalpha, dbeta) are accumulated.
 struct unit_index {
   std::int64_t sample;
-  std::int64_t key;
+  std::int64_t span;
 };
 inline unit_index unit_at(const work_plan& w, std::int64_t u) noexcept { return {u % w.samples, u / w.samples}; }
 
 // The unit that is i-th in memory order (sample-major), for passes with no reduction across samples: their
 // consecutive units are then adjacent in memory, which hardware prefetchers follow.
 inline std::int64_t unit_in_memory_order(const work_plan& w, std::int64_t i) noexcept {
-  return (i % w.keys) * w.samples + i / w.keys;
+  const std::int64_t spans = w.spans();
+  return (i % spans) * w.samples + i / spans;
 }
+
+// The statistics groups of unit u: groups [first, first + count) of its sample.
+struct unit_groups {
+  std::int64_t first;
+  int count;
+};
+unit_groups groups_of(const work_plan& w, const problem& p, std::int64_t u) noexcept;
 
 // The i-th (unit, tile) task when the tiles of all units are spread over threads, in the order their data lies
 // in memory: sample by sample; then NCHW plane by plane, tile by tile; NHWC tile by tile (a range of rows),
@@ -78,11 +92,12 @@ struct unit_tile {
 };
 unit_tile split_task_at(const work_plan& w, const problem& p, std::int64_t i) noexcept;
 
-// The block of tile t of unit u, and the offset of its first element in x (and y, dy, dx).
+// The block of tile t of unit u (0 <= t < unit_tiles()), and the offset of its first element in x (and y, dy, dx).
 struct tile_block {
   std::int64_t offset;
   block_shape shape;
   std::int64_t first_channel;  // global channel index of the block's channel 0
+  std::int64_t key;            // the key (of its sample) the block covers
 };
 tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept;
 

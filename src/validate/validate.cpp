@@ -52,7 +52,7 @@ varnorm_status check_shape(const varnorm_desc& d, problem* p) noexcept {
   p->per_sample_affine = d.per_sample_affine != 0;
   p->max_threads = d.max_threads;
   p->groups = d.groups > 0 ? d.groups : d.c;
-  p->group_channels = d.groups > 0 ? d.c / d.groups : 1;
+  p->channels_per_group = d.groups > 0 ? d.c / d.groups : 1;
   p->center = d.center != 0;
   return VARNORM_OK;
 }
@@ -100,7 +100,7 @@ varnorm_status check_common(const varnorm_desc* desc, problem* p) noexcept {
 }
 
 varnorm_status check_element_count(const problem& p) noexcept {
-  if (p.planes() > 0 && p.group_channels * p.m <= p.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
+  if (p.planes() > 0 && p.channels_per_group * p.m <= p.correction) return VARNORM_ERROR_TOO_FEW_ELEMENTS;
   return VARNORM_OK;
 }
 
