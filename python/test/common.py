@@ -161,10 +161,13 @@ class GroupReference:
     def __init__(self, x, weight, bias, dy, groups: int, eps: float = EPS, instance: bool = False):
         self.groups = groups
         x64 = x.detach().double().contiguous().requires_grad_()
+        # Without a weight, the reference gets ones (no gradient): PyTorch 1.13's group_norm backward fails
+        # ("tensor does not have a device") for a bias without a weight.
+        ones = torch.ones(x.shape[1], dtype=torch.float64)
         w64 = None if weight is None else weight.detach().double().requires_grad_()
         b64 = None if bias is None else bias.detach().double().requires_grad_()
         dy64 = dy.detach().double().contiguous()
-        y = group_norm_reference(x64, groups, w64, b64, eps, instance)
+        y = group_norm_reference(x64, groups, ones if w64 is None else w64, b64, eps, instance)
         inputs = [x64] + [t for t in (w64, b64) if t is not None]
         grads = list(torch.autograd.grad(y, inputs, dy64))
         self.y = y.detach()

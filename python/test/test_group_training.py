@@ -5,7 +5,9 @@ varnorm_torch.convert()ed ones. The losses must agree at every step, and the par
 Tolerance: both sides compute each norm in float32 (PyTorch's kernel and varnorm), each within about 1e-6
 relative of the exact result for these groups (common.GroupReference); three norm layers, the convolutions in
 between and a few SGD steps that carry earlier differences into the parameters stay well within 1e-5 relative.
-The last test shows that this tolerance sees a training difference as small as dropping one layer's bias gradient.
+(Measured: the losses agree within 1.2e-7, one float32 ulp.) The last test shows that this tolerance sees a
+training difference as small as dropping the gradient of the InstanceNorm2d's weight (8e-5 by the last step;
+dropping one GroupNorm's weight or bias gradient changes the losses by only 2-7e-6, below float32 tolerance).
 """
 import copy
 import unittest
@@ -20,7 +22,7 @@ LOSS_RTOL = 1e-5
 SIGMAS = torch.tensor([1.0, 0.5, 0.25, 0.1])
 
 
-def train(model, memory_format, steps=STEPS, drop_bias_gradient=False):
+def train(model, memory_format, steps=STEPS, drop_weight_gradient=False):
     """Denoising on Gaussian data, one noise level per sample; returns the losses."""
     generator = torch.Generator().manual_seed(200)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
@@ -33,8 +35,8 @@ def train(model, memory_format, steps=STEPS, drop_bias_gradient=False):
         loss = 0.5 * (score * sigma + noise / sigma).pow(2).mean()
         optimizer.zero_grad()
         loss.backward()
-        if drop_bias_gradient:
-            model.norm1.bias.grad.zero_()
+        if drop_weight_gradient:
+            model.norm_out.weight.grad.zero_()
         optimizer.step()
         losses.append(loss.item())
     return losses
@@ -69,11 +71,11 @@ class GroupTrainingTest(unittest.TestCase):
                 # The norms' affine parameters did move (they start at ones / zeros).
                 self.assertGreater((converted.norm1.bias).abs().max().item(), 1e-4)
 
-    def test_tolerance_sees_a_missing_bias_gradient(self):
+    def test_tolerance_sees_a_missing_weight_gradient(self):
         original, converted = original_and_converted()
         broken = copy.deepcopy(converted)
         original_losses = train(original, torch.contiguous_format)
-        broken_losses = train(broken, torch.contiguous_format, drop_bias_gradient=True)
+        broken_losses = train(broken, torch.contiguous_format, drop_weight_gradient=True)
         differences = [abs(b - a) / abs(a) for a, b in zip(original_losses, broken_losses)]
         self.assertGreater(max(differences), LOSS_RTOL, differences)
 
