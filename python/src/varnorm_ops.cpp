@@ -61,8 +61,7 @@ void check_float32_cpu_dense(const at::Tensor& t, const char* what, const char* 
                    t.device().type(), " tensors)");
   TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", what, " has layout ", t.layout(),
                    "; varnorm needs a dense (strided) tensor");
-  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, op, ": ", what, " has dtype ",
-                   python_dtype_name(t.scalar_type()),
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, op, ": ", what, " has dtype ", python_dtype_name(t.scalar_type()),
                    "; varnorm supports torch.float32 only (convert with .float(), or keep PyTorch's own module "
                    "for other dtypes)");
 }
@@ -129,8 +128,8 @@ varnorm_desc make_desc(const problem_shape& s, varnorm_layout layout, double eps
 }
 
 void check_status(varnorm_status status, const char* function, const at::Tensor& input, const char* op = kOpName) {
-  TORCH_CHECK(status == VARNORM_OK, op, ": ", function, " failed: ", varnorm_status_string(status),
-              " (input shape ", input.sizes(), ")");
+  TORCH_CHECK(status == VARNORM_OK, op, ": ", function, " failed: ", varnorm_status_string(status), " (input shape ",
+              input.sizes(), ")");
 }
 
 at::Tensor empty_float32(at::IntArrayRef sizes, at::MemoryFormat format = at::MemoryFormat::Contiguous) {
@@ -289,8 +288,8 @@ group_shape check_group_arguments(const at::Tensor& input, int64_t num_groups, c
   TORCH_CHECK_VALUE(num_groups >= 1 && num_groups <= std::numeric_limits<int32_t>::max(), kGroupNormName,
                     ": num_groups must be a positive number of groups, got ", num_groups);
   TORCH_CHECK_VALUE(s.c % num_groups == 0, kGroupNormName, ": num_groups = ", num_groups,
-                    " must divide the number of channels, but the input has ", s.c, " channels (shape ",
-                    input.sizes(), ")");
+                    " must divide the number of channels, but the input has ", s.c, " channels (shape ", input.sizes(),
+                    ")");
   check_affine_vector(weight, "weight", input);
   check_affine_vector(bias, "bias", input);
   const float eps_float = static_cast<float>(eps);
@@ -333,10 +332,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> run_group_forward(const at::Tenso
     rstd = empty_float32({s.n, s.groups});
   }
   const varnorm_desc desc = make_group_desc(s, plan.layout, eps);
-  const varnorm_status status =
-      varnorm_forward(&desc, x.data_ptr<float>(), a.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr,
-                      y.data_ptr<float>(), with_statistics ? mean.data_ptr<float>() : nullptr,
-                      with_statistics ? rstd.data_ptr<float>() : nullptr);
+  const varnorm_status status = varnorm_forward(
+      &desc, x.data_ptr<float>(), a.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(),
+      with_statistics ? mean.data_ptr<float>() : nullptr, with_statistics ? rstd.data_ptr<float>() : nullptr);
   check_status(status, "varnorm_forward", input, kGroupNormName);
   return {y, mean, rstd};
 }
@@ -365,8 +363,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> group_norm_backward(const at::Ten
   TORCH_CHECK_VALUE(grad_output.sizes() == input.sizes(), kGroupNormName, ": grad_output has shape ",
                     grad_output.sizes(), " but the input has shape ", input.sizes());
   TORCH_CHECK_VALUE(mean.numel() == s.n * s.groups && rstd.numel() == s.n * s.groups, kGroupNormName,
-                    ": mean and rstd must have N*num_groups = ", s.n * s.groups, " values, got ", mean.numel(),
-                    " and ", rstd.numel());
+                    ": mean and rstd must have N*num_groups = ", s.n * s.groups, " values, got ", mean.numel(), " and ",
+                    rstd.numel());
   const bool want_input = output_mask[0];
   const bool want_weight = output_mask[1] && given(weight);
   const bool want_bias = output_mask[2];
@@ -450,9 +448,9 @@ bool requires_grad(const c10::optional<at::Tensor>& t) { return given(t) && t->r
 
 at::Tensor group_norm_autograd(const at::Tensor& input, int64_t num_groups, const c10::optional<at::Tensor>& weight,
                                const c10::optional<at::Tensor>& bias, double eps) {
-  TORCH_CHECK_NOT_IMPLEMENTED(!input._fw_grad(/*level=*/0).defined() && !has_forward_grad(weight) &&
-                                  !has_forward_grad(bias),
-                              kGroupNormName, ": forward-mode AD (dual tensors) is not implemented; use backward()");
+  TORCH_CHECK_NOT_IMPLEMENTED(
+      !input._fw_grad(/*level=*/0).defined() && !has_forward_grad(weight) && !has_forward_grad(bias), kGroupNormName,
+      ": forward-mode AD (dual tensors) is not implemented; use backward()");
   if (!at::GradMode::is_enabled() || !(input.requires_grad() || requires_grad(weight) || requires_grad(bias))) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     return group_norm_op().call(input, num_groups, weight, bias, eps);
