@@ -39,17 +39,23 @@ struct group_statistics {
   // deviation (|mean| * rstd > 1). Below that, sum(dy * x) - mean * sum(dy) in double loses at most a bit to
   // cancellation, and the sums kernel saves a subtraction per value.
   bool shifted_sums;
-  // With shifted sums: the exact mean (as forward's centring used it) minus the float mean. Far from zero a
-  // float mean is off by up to half its last place, which the gradients would otherwise see as a shift of x.
+  // Where some |mean| * rstd > 2^5: the exact mean (as forward's centring used it) minus the float mean, else 0.
+  // A float mean is off by up to half its last place, 2^-25 |mean|, which the gradients see as a shift of x; it
+  // takes a sweep over x to know, worth it only where the shift exceeds 2^-20 of the deviation.
+  bool corrected_mean;
   double mean_error[kMaxGroupChannels];
 };
 
-// Whether s's centred gradient sums need the shift (a NaN mean or rstd takes it too: its outputs are NaN anyway).
-bool needs_shifted_sums(const problem& p, const group_statistics& s) noexcept {
-  if (!p.center) return false;
+// Whether some group of s has |mean| * rstd above `limit` (a NaN mean or rstd counts too).
+bool offset_above(const group_statistics& s, double limit) noexcept {
   for (int g = 0; g < s.count; ++g)
-    if (!(std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]) <= 1.0)) return true;
+    if (!(std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]) <= limit)) return true;
   return false;
+}
+
+void classify_offsets(const problem& p, group_statistics& s) noexcept {
+  s.shifted_sums = p.center && offset_above(s, 1.0);
+  s.corrected_mean = p.center && offset_above(s, 0x1p5);
 }
 
 group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcept {
@@ -64,19 +70,21 @@ group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcep
       s.mean[g] = f.b.mean[stat];
       s.rstd[g] = f.b.rstd[stat];
     }
-    s.shifted_sums = needs_shifted_sums(f.p, s);
-    if (!s.shifted_sums) return s;
+    classify_offsets(f.p, s);
+    if (!s.corrected_mean) return s;
   }
   // Recomputed (or, with shifted sums, the exact means of saved statistics): the moments forward computes.
   moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
+  auto measure = [&](const tile_block& tb, moments* out) {
+    f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
+  };
   unit_group_moments(
       f.w, f.p, u,
       [&](std::int64_t t) {
-        const tile_block tb = tile_at(f.w, f.p, u, t);
-        f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);
+        measure(tile_at(f.w, f.p, u, t), tile);
         return tile;
       },
-      total);
+      measure, total);
   const bool saved = f.b.mean != nullptr;
   for (int g = 0; g < groups.count; ++g) {
     const plane_statistics st = finalize_statistics(total[g], f.p);
@@ -86,7 +94,7 @@ group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcep
     }
     s.mean_error[g] = st.mean_exact - static_cast<double>(s.mean[g]);
   }
-  if (!saved) s.shifted_sums = needs_shifted_sums(f.p, s);
+  if (!saved) classify_offsets(f.p, s);
   return s;
 }
 
@@ -126,9 +134,9 @@ struct unit_gradients {
       const double r = static_cast<double>(statistics.rstd[g]);
       // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
       double centred = dyx[ch];
-      if (statistics.shifted_sums)
+      if (statistics.corrected_mean)
         centred -= statistics.mean_error[g] * dy[ch];
-      else if (f.p.center)
+      else if (f.p.center && !statistics.shifted_sums)
         centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
       b_sum[g] += -alpha * r * r * r * centred;
       k_sum[g] += -alpha * r * dy[ch];
@@ -145,7 +153,7 @@ struct unit_gradients {
       const double slope = b_sum[g] / dof, constant = k_sum[g] / count;
       b[g] = static_cast<float>(slope);
       // dx's b * (x - exact mean) is taken as b * (x - mean) - b * mean_error.
-      k[g] = static_cast<float>(statistics.shifted_sums ? constant - slope * statistics.mean_error[g] : constant);
+      k[g] = static_cast<float>(statistics.corrected_mean ? constant - slope * statistics.mean_error[g] : constant);
     }
   }
 };

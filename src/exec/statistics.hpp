@@ -48,11 +48,16 @@ void for_each_channel_group(const problem& p, const tile_block& tb, std::int64_t
   }
 }
 
-// The moments of unit u's statistics groups from its tiles' per-channel moments, folded in tile order and, within
-// a tile, in channel order (the same order for every schedule). tile_moments(t) returns tile t's moments.
-template <class TileMoments>
+// The moments of unit u's statistics groups: with group_planes, measure(block, total) over group_planes_block;
+// else from its tiles' per-channel moments (tile_moments(t)), folded in tile order and, within a tile, in channel
+// order (the same order for every schedule).
+template <class TileMoments, class Measure>
 void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, TileMoments&& tile_moments,
-                        moments* total) noexcept {
+                        Measure&& measure, moments* total) noexcept {
+  if (w.group_planes) {
+    measure(group_planes_block(w, p, u), total);
+    return;
+  }
   const unit_groups groups = groups_of(w, p, u);
   for (int g = 0; g < groups.count; ++g) total[g] = moments{};
   for (std::int64_t t = 0; t < w.unit_tiles(); ++t) {
