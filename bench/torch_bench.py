@@ -4,6 +4,7 @@ NCSN++ shapes, in one process on one thread (torch.set_num_threads(1)), and prin
 
     PYTHONPATH=build/torch/python /usr/bin/python3 bench/torch_bench.py [--quick] [--max-elements N]
     PYTHONPATH=build/torch/python /usr/bin/python3 bench/torch_bench.py --group-norm [--quick]
+    PYTHONPATH=build/torch/python /usr/bin/python3 bench/torch_bench.py --gn32 [--quick]
 
 forward: a training forward (x and alpha require grad, so the graph and the saved statistics are made);
 forward+backward: that forward, then torch.autograd.grad for x and alpha. Each time is the fastest of repeated
@@ -18,6 +19,10 @@ benchmark suite (bench/varnorm_bench.cpp), same tensors, same statistic; the two
 rounds. Comparable work, not the same function: group_norm subtracts the mean and divides by the biased
 variance. It also prints each side's cost of a call on one 8x8 plane, which is almost all per-call overhead
 (Python, the dispatcher, autograd).
+
+--gn32: the modules of NCSN++ itself, torch.nn.GroupNorm(32, C) against varnorm_torch.GroupNorm(32, C) (same
+weight and bias, eps 1e-5, same tensors), on N in {1, 8}, C in {128, 256}, planes 256x256 down to 4x4, NCHW and
+channels_last, measured in alternating rounds as --group-norm. fwd+bwd takes the gradients of x, weight and bias.
 """
 import argparse
 import datetime
@@ -48,6 +53,12 @@ SUITE_SHAPES = [(1, 16, 64, 64), (8, 64, 64, 64), (16, 64, 128, 128), (1, 2, 257
                 (1, 128, 256, 256), (8, 128, 32, 32), (8, 32, 128, 128), (1, 256, 8, 8), (1, 256, 4, 4)]
 QUICK_SUITE_SHAPES = [(1, 16, 64, 64), (1, 256, 8, 8)]
 GROUP_NORM_TARGET = 1.5  # group_norm time / varnorm time the library aims at on every shape and layout
+# --gn32: GroupNorm(32, C) modules on NCSN++ shapes.
+GN32_GROUPS = 32
+GN32_BATCHES = (1, 8)
+GN32_CHANNELS = (128, 256)
+GN32_PLANES = (256, 128, 64, 32, 16, 8, 4)
+QUICK_GN32_SHAPES = [(1, 128, 64, 64), (8, 256, 8, 8)]
 
 
 def cpu_name() -> str:
@@ -173,13 +184,76 @@ def group_norm_main(args) -> None:
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
+def header() -> str:
+    return (f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_name()}, "
+            f"{os.cpu_count()} logical CPUs; PyTorch {torch.__version__}, varnorm {varnorm_torch.library_version()} "
+            f"({varnorm_torch.isa()} kernels); torch.get_num_threads() = {torch.get_num_threads()}; load average "
+            f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+def gn32_main(args) -> None:
+    if args.shapes:
+        shapes = parse_shapes(args.shapes)
+    elif args.quick:
+        shapes = QUICK_GN32_SHAPES
+    else:
+        shapes = [(n, c, p, p) for n in GN32_BATCHES for c in GN32_CHANNELS for p in GN32_PLANES]
+    skipped = [s for s in shapes if s[0] * s[1] * s[2] * s[3] > args.max_elements]
+    shapes = [s for s in shapes if s not in skipped]
+    print(header())
+    print()
+    print(f"| shape | memory | nn.GroupNorm fwd | varnorm fwd | speedup | nn.GroupNorm fwd+bwd | varnorm fwd+bwd | "
+          f"speedup |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    started = time.perf_counter()
+    for shape in shapes:
+        n, c, h, w = shape
+        original = torch.nn.GroupNorm(GN32_GROUPS, c)
+        with torch.no_grad():
+            original.weight.normal_(1, 0.1)
+            original.bias.normal_(0, 0.1)
+        extension = varnorm_torch.GroupNorm(GN32_GROUPS, c)
+        extension.load_state_dict(original.state_dict())
+        for memory_format, label in ((torch.contiguous_format, "NCHW"), (torch.channels_last, "NHWC")):
+            x = torch.randn(shape).contiguous(memory_format=memory_format).requires_grad_()
+            dy = torch.randn(shape).contiguous(memory_format=memory_format)
+
+            def calls(module):
+                parameters = (x, module.weight, module.bias)
+
+                def forward():
+                    return module(x)
+
+                def forward_backward():
+                    torch.autograd.grad(module(x), parameters, dy)
+
+                return forward, forward_backward
+
+            (torch_fwd, torch_fwd_bwd), (varnorm_fwd, varnorm_fwd_bwd) = calls(original), calls(extension)
+            cells = []
+            for pair in ((torch_fwd, varnorm_fwd), (torch_fwd_bwd, varnorm_fwd_bwd)):
+                torch_seconds, varnorm_seconds = fastest_alternated(pair, args.repeats, args.min_time)
+                cells += [fmt_seconds(torch_seconds), fmt_seconds(varnorm_seconds),
+                          f"{torch_seconds / varnorm_seconds:.2f}x"]
+            print(f"| {n}x{c}x{h}x{w} | {label} | " + " | ".join(cells) + " |", flush=True)
+            del x, dy
+    print()
+    if skipped:
+        print("skipped (more than --max-elements values): " + ", ".join("x".join(map(str, s)) for s in skipped))
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help=f"only {QUICK_SHAPES} (with --group-norm: {QUICK_SUITE_SHAPES})")
+                        help=f"only {QUICK_SHAPES} (with --group-norm: {QUICK_SUITE_SHAPES}; with --gn32: "
+                             f"{QUICK_GN32_SHAPES})")
     parser.add_argument("--group-norm", action="store_true",
                         help="torch.nn.functional.group_norm with G = C against varnorm, on the benchmark suite's shapes")
-    parser.add_argument("--shapes", help="with --group-norm: these shapes instead, e.g. 1x128x256x256,8x128x32x32")
+    parser.add_argument("--gn32", action="store_true",
+                        help="torch.nn.GroupNorm(32, C) against varnorm_torch.GroupNorm(32, C) on NCSN++ shapes")
+    parser.add_argument("--shapes",
+                        help="with --group-norm or --gn32: these shapes instead, e.g. 1x128x256x256,8x128x32x32")
     parser.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS,
                         help="skip shapes with more values (default 2**24)")
     parser.add_argument("--repeats", type=int, default=5)
@@ -190,6 +264,9 @@ def main() -> None:
     torch.manual_seed(0)
     if args.group_norm:
         group_norm_main(args)
+        return
+    if args.gn32:
+        gn32_main(args)
         return
     if args.quick:
         shapes = QUICK_SHAPES

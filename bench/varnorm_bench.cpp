@@ -5,6 +5,8 @@
 //   forward/NCHW/AUTO/8x64x64x64/threads:1/real_time          varnorm, algorithm AUTO
 //   backward/NHWC/WELFORD/1x2x257x256/threads:2/real_time     varnorm backward with saved mean/rstd
 //   backward_recompute/NCHW/TWO_PASS/...                      varnorm backward recomputing mean/rstd
+//   forward/NHWC/GROUPNORM/8x64x64x64/threads:1/real_time     GroupNorm as NCSN++ runs it: min(C/4, 32) groups,
+//                                                               mean subtracted, bias, correction 0 (AUTO)
 //   forward/NCHW/peer_naive/...   forward/NCHW/peer_onednn/...  peers
 //   copy/8x64x64x64/threads:1/real_time   read2write1/...      roofline baselines (no layout: flat arrays)
 //   read1/8x64x64x64/threads:1/real_time                        read-only sweep of x (floor of a two-sweep
@@ -242,14 +244,28 @@ void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) 
   set_counters(state, r, s, reference == r ? seconds : baseline_time(reference, t, threads), seconds);
 }
 
+// The normalization a benchmark runs: VarianceNorm2d, or GroupNorm(min(C / 4, 32), C) with a bias (NCSN++).
+enum class Layer { variance_norm, group_norm };
+
+std::int64_t ncsnpp_groups(const Shape4& s) { return std::max<std::int64_t>(1, std::min<std::int64_t>(s.c / 4, 32)); }
+
 void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_algorithm algorithm, Shape4 s,
-                   int threads) {
+                   int threads, Layer layer = Layer::variance_norm) {
   Tensors& t = tensors_for(s);
   varnorm_desc d = varnorm_desc_make(s.n, s.c, s.h, s.w, nhwc ? VARNORM_LAYOUT_NHWC : VARNORM_LAYOUT_NCHW);
   d.algorithm = algorithm;
   d.max_threads = threads;
+  const float* beta = nullptr;
+  float* dbeta = nullptr;
+  if (layer == Layer::group_norm) {
+    d.groups = static_cast<std::int32_t>(ncsnpp_groups(s));
+    d.center = 1;
+    d.correction = 0;
+    beta = t.alpha.get();  // any c values
+    dbeta = t.dbeta.get();
+  }
   // Saved statistics for backward, as a training forward leaves them.
-  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get());
+  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), beta, t.y.get(), t.mean.get(), t.rstd.get());
   if (status != VARNORM_OK) {
     state.SkipWithError(varnorm_status_string(status));
     return;
@@ -258,19 +274,19 @@ void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_al
   switch (dir) {
     case Direction::forward:
       body = [&] {
-        status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get());
+        status = varnorm_forward(&d, t.x.get(), t.alpha.get(), beta, t.y.get(), t.mean.get(), t.rstd.get());
       };
       break;
     case Direction::backward:
       body = [&] {
         status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(), t.dx.get(),
-                                  t.dalpha.get(), nullptr);
+                                  t.dalpha.get(), dbeta);
       };
       break;
     case Direction::backward_recompute:
       body = [&] {
         status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), nullptr, nullptr, t.dx.get(),
-                                  t.dalpha.get(), nullptr);
+                                  t.dalpha.get(), dbeta);
       };
       break;
   }
@@ -354,6 +370,12 @@ void register_all() {
           for (varnorm_algorithm a : algorithms)
             add(join_name({direction_name(dir), layout_name(nhwc), algorithm_name(a), shape, threads}),
                 [dir, nhwc, a, s, k](benchmark::State& st) { bench_varnorm(st, dir, nhwc, a, s, k); });
+      for (Direction dir : {Direction::forward, Direction::backward})
+        for (bool nhwc : {false, true})
+          add(join_name({direction_name(dir), layout_name(nhwc), "GROUPNORM", shape, threads}),
+              [dir, nhwc, s, k](benchmark::State& st) {
+                bench_varnorm(st, dir, nhwc, VARNORM_ALGORITHM_AUTO, s, k, Layer::group_norm);
+              });
       if (k == 1)  // the hand-written loops are single-threaded
         for (Direction dir : {Direction::forward, Direction::backward})
           for (bool nhwc : {false, true})

@@ -1,10 +1,12 @@
 // PyTorch operators over libvarnorm. TORCH_LIBRARY(varnorm) declares them, so Python (torch.ops.varnorm.*) and
-// TorchScript call the same kernels. The Autograd kernel of variance_norm is a torch::autograd::Function whose
-// backward is the library's fused varnorm_backward on the mean/rstd its forward saved.
+// TorchScript call the same kernels: variance_norm (VarianceNorm2d) and group_norm (GroupNorm, InstanceNorm2d:
+// the library's groups and center fields), each with its forward and backward halves. The Autograd kernels of
+// variance_norm and group_norm are torch::autograd::Functions whose backward is the library's fused
+// varnorm_backward on the mean/rstd their forward saved.
 //
 // Errors are c10 exceptions, which PyTorch turns into Python exceptions:
 //   TORCH_CHECK_TYPE  -> TypeError   (not a float32 CPU dense tensor)
-//   TORCH_CHECK_VALUE -> ValueError  (rank, channel count, alpha shape, eps, correction)
+//   TORCH_CHECK_VALUE -> ValueError  (rank, channel count, alpha/weight/bias shape, num_groups, eps, correction)
 //   TORCH_CHECK       -> RuntimeError (a status from the library, with varnorm_status_string's text)
 //   TORCH_CHECK_NOT_IMPLEMENTED -> NotImplementedError, a RuntimeError (forward-mode AD)
 // Inside TorchScript every one of them surfaces as a RuntimeError with the same message.
@@ -51,16 +53,15 @@ std::string python_dtype_name(at::ScalarType type) {
   }
 }
 
-void check_float32_cpu_dense(const at::Tensor& t, const char* what) {
-  TORCH_CHECK_TYPE(t.defined(), kOpName, ": ", what, " is an undefined tensor");
-  TORCH_CHECK_TYPE(t.device().is_cpu(), kOpName, ": ", what, " is on device '", t.device(),
+void check_float32_cpu_dense(const at::Tensor& t, const char* what, const char* op = kOpName) {
+  TORCH_CHECK_TYPE(t.defined(), op, ": ", what, " is an undefined tensor");
+  TORCH_CHECK_TYPE(t.device().is_cpu(), op, ": ", what, " is on device '", t.device(),
                    "'; varnorm computes on the CPU only (move the tensor with .cpu(), or keep PyTorch's own module "
                    "for ",
                    t.device().type(), " tensors)");
-  TORCH_CHECK_TYPE(t.layout() == at::kStrided, kOpName, ": ", what, " has layout ", t.layout(),
+  TORCH_CHECK_TYPE(t.layout() == at::kStrided, op, ": ", what, " has layout ", t.layout(),
                    "; varnorm needs a dense (strided) tensor");
-  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, kOpName, ": ", what, " has dtype ",
-                   python_dtype_name(t.scalar_type()),
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, op, ": ", what, " has dtype ", python_dtype_name(t.scalar_type()),
                    "; varnorm supports torch.float32 only (convert with .float(), or keep PyTorch's own module "
                    "for other dtypes)");
 }
@@ -126,9 +127,9 @@ varnorm_desc make_desc(const problem_shape& s, varnorm_layout layout, double eps
   return desc;
 }
 
-void check_status(varnorm_status status, const char* function, const at::Tensor& input) {
-  TORCH_CHECK(status == VARNORM_OK, kOpName, ": ", function, " failed: ", varnorm_status_string(status),
-              " (input shape ", input.sizes(), ")");
+void check_status(varnorm_status status, const char* function, const at::Tensor& input, const char* op = kOpName) {
+  TORCH_CHECK(status == VARNORM_OK, op, ": ", function, " failed: ", varnorm_status_string(status), " (input shape ",
+              input.sizes(), ")");
 }
 
 at::Tensor empty_float32(at::IntArrayRef sizes, at::MemoryFormat format = at::MemoryFormat::Contiguous) {
@@ -260,6 +261,203 @@ at::Tensor variance_norm_autograd(const at::Tensor& input, const at::Tensor& alp
   return VarianceNormFunction::apply(input, alpha, eps, correction);
 }
 
+// --- GroupNorm (and InstanceNorm2d, its G = C case): the library's groups / center fields, correction 0, as
+// torch.nn.functional.group_norm. weight and bias are optional: without a weight the library gets an alpha of
+// ones; without a bias no beta. mean and rstd are [N, G].
+
+constexpr const char* kGroupNormName = "varnorm::group_norm";
+
+struct group_shape {
+  int64_t n, c, h, w, groups;
+};
+
+void check_affine_vector(const c10::optional<at::Tensor>& t, const char* what, const at::Tensor& input) {
+  if (!t.has_value() || !t->defined()) return;
+  check_float32_cpu_dense(*t, what, kGroupNormName);
+  TORCH_CHECK_VALUE(t->dim() == 1 && t->size(0) == input.size(1), kGroupNormName, ": the input has ", input.size(1),
+                    " channels (shape ", input.sizes(), ") but ", what, " has shape ", t->sizes(),
+                    ": the module was built for ", t->dim() == 1 ? t->size(0) : t->numel(), " channels");
+}
+
+group_shape check_group_arguments(const at::Tensor& input, int64_t num_groups, const c10::optional<at::Tensor>& weight,
+                                  const c10::optional<at::Tensor>& bias, double eps) {
+  check_float32_cpu_dense(input, "input", kGroupNormName);
+  TORCH_CHECK_VALUE(input.dim() == 4, kGroupNormName, ": input must be 4-D (N, C, H, W), got a ", input.dim(),
+                    "-D tensor of shape ", input.sizes());
+  const group_shape s{input.size(0), input.size(1), input.size(2), input.size(3), num_groups};
+  TORCH_CHECK_VALUE(num_groups >= 1 && num_groups <= std::numeric_limits<int32_t>::max(), kGroupNormName,
+                    ": num_groups must be a positive number of groups, got ", num_groups);
+  TORCH_CHECK_VALUE(s.c % num_groups == 0, kGroupNormName, ": num_groups = ", num_groups,
+                    " must divide the number of channels, but the input has ", s.c, " channels (shape ", input.sizes(),
+                    ")");
+  check_affine_vector(weight, "weight", input);
+  check_affine_vector(bias, "bias", input);
+  const float eps_float = static_cast<float>(eps);
+  TORCH_CHECK_VALUE(std::isfinite(eps_float) && eps_float >= 0.0f, kGroupNormName,
+                    ": eps must be finite and non-negative in float32, got ", eps);
+  return s;
+}
+
+bool given(const c10::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+varnorm_desc make_group_desc(const group_shape& s, varnorm_layout layout, double eps) {
+  varnorm_desc desc = varnorm_desc_make(s.n, s.c, s.h, s.w, layout);
+  desc.eps = static_cast<float>(eps);
+  desc.correction = 0;  // the population variance, as torch's group_norm / instance_norm
+  desc.groups = static_cast<int32_t>(s.groups);
+  desc.center = 1;
+  desc.max_threads = static_cast<int32_t>(at::get_num_threads());
+  return desc;
+}
+
+// The alpha handed to the library: the weight, or ones when there is none (affine=False).
+at::Tensor alpha_for(const c10::optional<at::Tensor>& weight, int64_t channels) {
+  if (given(weight)) return weight->contiguous();
+  return at::ones({channels}, at::TensorOptions().dtype(at::kFloat).device(at::kCPU));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> run_group_forward(const at::Tensor& input, int64_t num_groups,
+                                                                 const c10::optional<at::Tensor>& weight,
+                                                                 const c10::optional<at::Tensor>& bias, double eps,
+                                                                 bool with_statistics) {
+  const group_shape s = check_group_arguments(input, num_groups, weight, bias, eps);
+  const memory_plan plan = memory_plan_for(input);
+  const at::Tensor x = input.contiguous(plan.format);
+  const at::Tensor a = alpha_for(weight, s.c);
+  const at::Tensor b = given(bias) ? bias->contiguous() : at::Tensor();
+  at::Tensor y = empty_float32(x.sizes(), plan.format);
+  at::Tensor mean, rstd;
+  if (with_statistics) {
+    mean = empty_float32({s.n, s.groups});
+    rstd = empty_float32({s.n, s.groups});
+  }
+  const varnorm_desc desc = make_group_desc(s, plan.layout, eps);
+  const varnorm_status status = varnorm_forward(
+      &desc, x.data_ptr<float>(), a.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(),
+      with_statistics ? mean.data_ptr<float>() : nullptr, with_statistics ? rstd.data_ptr<float>() : nullptr);
+  check_status(status, "varnorm_forward", input, kGroupNormName);
+  return {y, mean, rstd};
+}
+
+at::Tensor group_norm(const at::Tensor& input, int64_t num_groups, const c10::optional<at::Tensor>& weight,
+                      const c10::optional<at::Tensor>& bias, double eps) {
+  return std::get<0>(run_group_forward(input, num_groups, weight, bias, eps, /*with_statistics=*/false));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> group_norm_forward(const at::Tensor& input, int64_t num_groups,
+                                                                  const c10::optional<at::Tensor>& weight,
+                                                                  const c10::optional<at::Tensor>& bias, double eps) {
+  return run_group_forward(input, num_groups, weight, bias, eps, /*with_statistics=*/true);
+}
+
+// grad_weight only for a given weight, grad_bias whether or not the forward had a bias (it is sum(dy)).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> group_norm_backward(const at::Tensor& grad_output,
+                                                                   const at::Tensor& input, int64_t num_groups,
+                                                                   const c10::optional<at::Tensor>& weight,
+                                                                   const at::Tensor& mean, const at::Tensor& rstd,
+                                                                   double eps, std::array<bool, 3> output_mask) {
+  const group_shape s = check_group_arguments(input, num_groups, weight, c10::nullopt, eps);
+  check_float32_cpu_dense(grad_output, "grad_output", kGroupNormName);
+  check_float32_cpu_dense(mean, "mean", kGroupNormName);
+  check_float32_cpu_dense(rstd, "rstd", kGroupNormName);
+  TORCH_CHECK_VALUE(grad_output.sizes() == input.sizes(), kGroupNormName, ": grad_output has shape ",
+                    grad_output.sizes(), " but the input has shape ", input.sizes());
+  TORCH_CHECK_VALUE(mean.numel() == s.n * s.groups && rstd.numel() == s.n * s.groups, kGroupNormName,
+                    ": mean and rstd must have N*num_groups = ", s.n * s.groups, " values, got ", mean.numel(), " and ",
+                    rstd.numel());
+  const bool want_input = output_mask[0];
+  const bool want_weight = output_mask[1] && given(weight);
+  const bool want_bias = output_mask[2];
+  at::Tensor grad_input, grad_weight, grad_bias;
+  if (!want_input && !want_weight && !want_bias) return {grad_input, grad_weight, grad_bias};
+
+  const memory_plan plan = memory_plan_for(input);
+  const at::Tensor x = input.contiguous(plan.format);
+  const at::Tensor dy = grad_output.contiguous(plan.format);
+  const at::Tensor a = alpha_for(weight, s.c);
+  const at::Tensor saved_mean = mean.contiguous();
+  const at::Tensor saved_rstd = rstd.contiguous();
+  if (want_input) grad_input = empty_float32(x.sizes(), plan.format);
+  if (want_weight) grad_weight = empty_float32({s.c});
+  if (want_bias) grad_bias = empty_float32({s.c});
+  const varnorm_desc desc = make_group_desc(s, plan.layout, eps);
+  const varnorm_status status = varnorm_backward(
+      &desc, x.data_ptr<float>(), a.data_ptr<float>(), dy.data_ptr<float>(), saved_mean.data_ptr<float>(),
+      saved_rstd.data_ptr<float>(), want_input ? grad_input.data_ptr<float>() : nullptr,
+      want_weight ? grad_weight.data_ptr<float>() : nullptr, want_bias ? grad_bias.data_ptr<float>() : nullptr);
+  check_status(status, "varnorm_backward", input, kGroupNormName);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+const c10::TypedOperatorHandle<decltype(group_norm)>& group_norm_op() {
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("varnorm::group_norm", "").typed<decltype(group_norm)>();
+  return op;
+}
+
+const c10::TypedOperatorHandle<decltype(group_norm_forward)>& group_norm_forward_op() {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("varnorm::group_norm_forward", "")
+                             .typed<decltype(group_norm_forward)>();
+  return op;
+}
+
+const c10::TypedOperatorHandle<decltype(group_norm_backward)>& group_norm_backward_op() {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("varnorm::group_norm_backward", "")
+                             .typed<decltype(group_norm_backward)>();
+  return op;
+}
+
+class GroupNormFunction : public torch::autograd::Function<GroupNormFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, int64_t num_groups,
+                            const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
+                            double eps) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    auto [y, mean, rstd] = group_norm_forward_op().call(input, num_groups, weight, bias, eps);
+    ctx->save_for_backward({input, given(weight) ? *weight : at::Tensor(), mean, rstd});
+    ctx->saved_data["num_groups"] = num_groups;
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["has_weight"] = given(weight);
+    ctx->saved_data["has_bias"] = given(bias);
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const variable_list saved = ctx->get_saved_variables();
+    // needs_input_grad counts the tensor inputs given (input, then weight and bias when present); the list
+    // returned has one entry per argument of forward (input, num_groups, weight, bias, eps).
+    const bool has_weight = ctx->saved_data["has_weight"].toBool();
+    const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    size_t edge = 1;
+    const bool weight_grad = has_weight && ctx->needs_input_grad(edge++);
+    const bool bias_grad = has_bias && ctx->needs_input_grad(edge++);
+    const std::array<bool, 3> output_mask = {ctx->needs_input_grad(0), weight_grad, bias_grad};
+    const c10::optional<at::Tensor> weight =
+        saved[1].defined() ? c10::optional<at::Tensor>(saved[1]) : c10::optional<at::Tensor>();
+    auto [grad_input, grad_weight, grad_bias] =
+        group_norm_backward_op().call(grad_outputs[0], saved[0], ctx->saved_data["num_groups"].toInt(), weight,
+                                      saved[2], saved[3], ctx->saved_data["eps"].toDouble(), output_mask);
+    return {grad_input, at::Tensor(), grad_weight, grad_bias, at::Tensor()};
+  }
+};
+
+bool has_forward_grad(const c10::optional<at::Tensor>& t) { return given(t) && t->_fw_grad(/*level=*/0).defined(); }
+bool requires_grad(const c10::optional<at::Tensor>& t) { return given(t) && t->requires_grad(); }
+
+at::Tensor group_norm_autograd(const at::Tensor& input, int64_t num_groups, const c10::optional<at::Tensor>& weight,
+                               const c10::optional<at::Tensor>& bias, double eps) {
+  TORCH_CHECK_NOT_IMPLEMENTED(
+      !input._fw_grad(/*level=*/0).defined() && !has_forward_grad(weight) && !has_forward_grad(bias), kGroupNormName,
+      ": forward-mode AD (dual tensors) is not implemented; use backward()");
+  if (!at::GradMode::is_enabled() || !(input.requires_grad() || requires_grad(weight) || requires_grad(bias))) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    return group_norm_op().call(input, num_groups, weight, bias, eps);
+  }
+  return GroupNormFunction::apply(input, num_groups, weight, bias, eps);
+}
+
 std::string library_version() { return varnorm_version(); }
 std::string kernel_set() { return varnorm_isa(); }
 
@@ -272,6 +470,12 @@ TORCH_LIBRARY(varnorm, m) {
         " -> (Tensor output, Tensor mean, Tensor rstd)");
   m.def("variance_norm_backward(Tensor grad_output, Tensor input, Tensor alpha, Tensor mean, Tensor rstd,"
         " float eps, int correction, bool[2] output_mask) -> (Tensor grad_input, Tensor grad_alpha)");
+  m.def("group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05)"
+        " -> Tensor");
+  m.def("group_norm_forward(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05)"
+        " -> (Tensor output, Tensor mean, Tensor rstd)");
+  m.def("group_norm_backward(Tensor grad_output, Tensor input, int num_groups, Tensor? weight, Tensor mean,"
+        " Tensor rstd, float eps, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
   m.def("library_version() -> str", &varnorm_torch::library_version);
   m.def("isa() -> str", &varnorm_torch::kernel_set);
 }
@@ -280,10 +484,16 @@ TORCH_LIBRARY_IMPL(varnorm, CompositeExplicitAutograd, m) {
   m.impl("variance_norm", &varnorm_torch::variance_norm);
   m.impl("variance_norm_forward", &varnorm_torch::variance_norm_forward);
   m.impl("variance_norm_backward", &varnorm_torch::variance_norm_backward);
+  m.impl("group_norm", &varnorm_torch::group_norm);
+  m.impl("group_norm_forward", &varnorm_torch::group_norm_forward);
+  m.impl("group_norm_backward", &varnorm_torch::group_norm_backward);
 }
 
 TORCH_LIBRARY_IMPL(varnorm, Autograd, m) {
   m.impl("variance_norm", &varnorm_torch::variance_norm_autograd);
   m.impl("variance_norm_forward", torch::autograd::autogradNotImplementedFallback());
   m.impl("variance_norm_backward", torch::autograd::autogradNotImplementedFallback());
+  m.impl("group_norm", &varnorm_torch::group_norm_autograd);
+  m.impl("group_norm_forward", torch::autograd::autogradNotImplementedFallback());
+  m.impl("group_norm_backward", torch::autograd::autogradNotImplementedFallback());
 }

@@ -141,7 +141,8 @@ class ConvertTest(unittest.TestCase):
         self.assertIn("left unchanged", str(caught[0].message))
 
     def test_replacements_are_one_entry_per_class_name(self):
-        self.assertEqual(set(varnorm_torch.REPLACEMENTS), {"VarianceNorm2d", "ConditionalVarianceNorm2d"})
+        self.assertEqual(set(varnorm_torch.REPLACEMENTS),
+                         {"VarianceNorm2d", "ConditionalVarianceNorm2d", "GroupNorm", "InstanceNorm2d"})
         for cls in varnorm_torch.REPLACEMENTS.values():
             self.assertTrue(callable(getattr(cls, "from_original")))
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -34,7 +35,28 @@ struct group_statistics {
   int count;
   float mean[kMaxGroupChannels];
   float rstd[kMaxGroupChannels];
+  // Centred sums taken around the float mean (sum(dy * (x - mean))): only where some |mean| exceeds its
+  // deviation (|mean| * rstd > 1). Below that, sum(dy * x) - mean * sum(dy) in double loses at most a bit to
+  // cancellation, and the sums kernel saves a subtraction per value.
+  bool shifted_sums;
+  // Where some |mean| * rstd > 2^5: the exact mean (as forward's centring used it) minus the float mean, else 0.
+  // A float mean is off by up to half its last place, 2^-25 |mean|, which the gradients see as a shift of x; it
+  // takes a sweep over x to know, worth it only where the shift exceeds 2^-20 of the deviation.
+  bool corrected_mean;
+  double mean_error[kMaxGroupChannels];
 };
+
+// Whether some group of s has |mean| * rstd above `limit` (a NaN mean or rstd counts too).
+bool offset_above(const group_statistics& s, double limit) noexcept {
+  for (int g = 0; g < s.count; ++g)
+    if (!(std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]) <= limit)) return true;
+  return false;
+}
+
+void classify_offsets(const problem& p, group_statistics& s) noexcept {
+  s.shifted_sums = p.center && offset_above(s, 1.0);
+  s.corrected_mean = p.center && offset_above(s, 0x1p5);
+}
 
 group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcept {
   const unit_groups groups = groups_of(f.w, f.p, u);
@@ -48,38 +70,41 @@ group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcep
       s.mean[g] = f.b.mean[stat];
       s.rstd[g] = f.b.rstd[stat];
     }
-    return s;
+    classify_offsets(f.p, s);
+    if (!s.corrected_mean) return s;
   }
+  // Recomputed (or, with shifted sums, the exact means of saved statistics): the moments forward computes.
   moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
+  auto measure = [&](const tile_block& tb, moments* out) {
+    f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
+  };
   unit_group_moments(
       f.w, f.p, u,
       [&](std::int64_t t) {
-        const tile_block tb = tile_at(f.w, f.p, u, t);
-        f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, tile);
+        measure(tile_at(f.w, f.p, u, t), tile);
         return tile;
       },
-      total);
+      measure, total);
+  const bool saved = f.b.mean != nullptr;
   for (int g = 0; g < groups.count; ++g) {
     const plane_statistics st = finalize_statistics(total[g], f.p);
-    s.mean[g] = st.mean;
-    s.rstd[g] = st.rstd;
+    if (!saved) {
+      s.mean[g] = st.mean;
+      s.rstd[g] = st.rstd;
+    }
+    s.mean_error[g] = st.mean_exact - static_cast<double>(s.mean[g]);
   }
+  if (!saved) classify_offsets(f.p, s);
   return s;
 }
 
-// Group g (of the unit) of channel ch of block tb.
-int group_in_unit(const backward_call& f, const tile_block& tb, int ch, const group_statistics& s) noexcept {
-  return static_cast<int>((tb.first_channel + ch) / f.p.channels_per_group - s.first_group);
-}
-
-// Sums of one tile: sum(dy * x), or sum(dy * (x - mean)) when the layer centres, and sum(dy).
+// Sums of one tile: sum(dy * x), or sum(dy * (x - mean)) (shifted_sums), and sum(dy).
 void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, const group_statistics& s, double* dyx,
                double* dy) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
   float shift[kMaxGroupChannels];
-  if (f.p.center)
-    for (int ch = 0; ch < tb.shape.channels; ++ch) shift[ch] = s.mean[group_in_unit(f, tb, ch, s)];
-  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, f.p.center ? shift : nullptr, tb.shape, dyx, dy);
+  if (s.shifted_sums) for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) { shift[ch] = s.mean[g]; });
+  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, s.shifted_sums ? shift : nullptr, tb.shape, dyx, dy);
 }
 
 // With r = rstd, a = alpha, M the group's values, over the group's channels:
@@ -89,6 +114,8 @@ struct unit_gradients {
   group_statistics statistics;
   double b_sum[kMaxGroupChannels];  // sum of -a r^3 S
   double k_sum[kMaxGroupChannels];  // sum of -a r sum(dy)
+  float b[kMaxGroupChannels];       // per group, once every key is added (finish)
+  float k[kMaxGroupChannels];
 
   static unit_gradients of(const group_statistics& s) noexcept {
     unit_gradients ug;
@@ -102,16 +129,32 @@ struct unit_gradients {
   key_terms add_key(const backward_call& f, std::int64_t sample, const tile_block& tb, const double* dyx,
                     const double* dy) noexcept {
     key_terms terms;
-    for (int ch = 0; ch < tb.shape.channels; ++ch) {
-      const int g = group_in_unit(f, tb, ch, statistics);
+    for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) {
       const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
       const double r = static_cast<double>(statistics.rstd[g]);
-      b_sum[g] += -alpha * r * r * r * dyx[ch];
+      // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
+      double centred = dyx[ch];
+      if (statistics.corrected_mean)
+        centred -= statistics.mean_error[g] * dy[ch];
+      else if (f.p.center && !statistics.shifted_sums)
+        centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
+      b_sum[g] += -alpha * r * r * r * centred;
       k_sum[g] += -alpha * r * dy[ch];
-      terms.dalpha[ch] = dyx[ch] * r;
+      terms.dalpha[ch] = centred * r;
       terms.dbeta[ch] = dy[ch];
-    }
+    });
     return terms;
+  }
+
+  void finish(const problem& p) noexcept {
+    const double dof = static_cast<double>(p.channels_per_group * p.m - p.correction);
+    const double count = static_cast<double>(p.channels_per_group * p.m);
+    for (int g = 0; g < statistics.count; ++g) {
+      const double slope = b_sum[g] / dof, constant = k_sum[g] / count;
+      b[g] = static_cast<float>(slope);
+      // dx's b * (x - exact mean) is taken as b * (x - mean) - b * mean_error.
+      k[g] = static_cast<float>(statistics.corrected_mean ? constant - slope * statistics.mean_error[g] : constant);
+    }
   }
 };
 
@@ -120,17 +163,14 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
   const tile_block tb = tile_at(f.w, f.p, u, t);
   const std::int64_t sample = unit_at(f.w, u).sample;
   const group_statistics& s = ug.statistics;
-  const double dof = static_cast<double>(f.p.channels_per_group * f.p.m - f.p.correction);
-  const double count = static_cast<double>(f.p.channels_per_group * f.p.m);
   float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels], k[kMaxGroupChannels];
-  for (int ch = 0; ch < tb.shape.channels; ++ch) {
-    const int g = group_in_unit(f, tb, ch, s);
+  for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
     const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
     a[ch] = static_cast<float>(alpha * static_cast<double>(s.rstd[g]));
-    b[ch] = static_cast<float>(ug.b_sum[g] / dof);
+    b[ch] = ug.b[g];
     mean[ch] = s.mean[g];
-    k[ch] = static_cast<float>(ug.k_sum[g] / count);
-  }
+    k[ch] = ug.k[g];
+  });
   f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, b, mean,
                        f.p.center ? k : nullptr, f.w.stream_output);
 }
@@ -166,6 +206,7 @@ void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
     }
     emit(tb.key, ug.add_key(f, sample, tb, sums.dyx, sums.dy));
   }
+  ug.finish(f.p);
   if (f.b.dx != nullptr)
     for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
 }
@@ -281,6 +322,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
           sums.add(tb.shape.channels, &dyx[(u * tiles + t) * width], &dy[(u * tiles + t) * width]);
         store(u)(tb.key, gradients[u].add_key(f, unit_at(f.w, u).sample, tb, sums.dyx, sums.dy));
       }
+      gradients[u].finish(f.p);
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {

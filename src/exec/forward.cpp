@@ -19,6 +19,14 @@ struct forward_call {
   const kernel_table& k;
 };
 
+void block_moments(const forward_call& f, const tile_block& tb, moments* out) noexcept {
+  f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
+}
+
+void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments* out) noexcept {
+  block_moments(f, tile_at(f.w, f.p, u, t), out);
+}
+
 // The statistics of one unit's groups, as its output needs them.
 struct unit_statistics {
   std::int64_t first_group;
@@ -30,7 +38,8 @@ struct unit_statistics {
 template <class TileMoments>
 unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
   moments total[kMaxGroupChannels];
-  unit_group_moments(f.w, f.p, u, tile_moments, total);
+  unit_group_moments(
+      f.w, f.p, u, tile_moments, [&](const tile_block& tb, moments* out) { block_moments(f, tb, out); }, total);
   const unit_groups groups = groups_of(f.w, f.p, u);
   const std::int64_t sample = unit_at(f.w, u).sample;
   unit_statistics s;
@@ -61,10 +70,8 @@ block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, c
                                    const unit_statistics& s) noexcept {
   block_coefficients c;
   c.needs_exact = false;
-  for (int ch = 0; ch < tb.shape.channels; ++ch) {
-    const std::int64_t channel = tb.first_channel + ch;
-    const std::int64_t g = channel / f.p.channels_per_group - s.first_group;
-    const std::int64_t a = f.p.affine_index(sample, channel);
+  for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
+    const std::int64_t a = f.p.affine_index(sample, tb.first_channel + ch);
     c.scale_exact[ch] = static_cast<double>(f.b.alpha[a]) * s.rstd[g];
     c.scale[ch] = static_cast<float>(c.scale_exact[ch]);
     c.shift[ch] = f.b.beta != nullptr ? f.b.beta[a] : 0.0f;
@@ -74,7 +81,7 @@ block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, c
                                        c.scale_exact[ch] * (s.mean[g] - static_cast<double>(c.center[ch])));
     }
     if (std::isfinite(c.scale_exact[ch]) && !std::isfinite(c.scale[ch])) c.needs_exact = true;
-  }
+  });
   return c;
 }
 
@@ -100,11 +107,6 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
   }
 }
 
-void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments* out) noexcept {
-  const tile_block tb = tile_at(f.w, f.p, u, t);
-  f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
-}
-
 // A whole unit on one thread: no allocation, everything on the stack.
 void run_unit(const forward_call& f, std::int64_t u) noexcept {
   moments scratch[kMaxGroupChannels];
@@ -127,7 +129,7 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
       tile_moments(f, task.unit, task.tile, &stats[(task.unit * tiles + task.tile) * width]);
     }
   };
-  parallel_for(units * tiles, 1, max_threads, measure);
+  if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure);  // else in finish_unit
   for (std::int64_t u = 0; u < units; ++u)
     statistics[u] = finish_unit(f, u, [&](std::int64_t t) { return &stats[(u * tiles + t) * width]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {

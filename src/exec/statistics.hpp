@@ -33,11 +33,31 @@ inline plane_statistics finalize_statistics(const moments& m, const problem& p) 
 
 namespace varnorm::detail {
 
-// The moments of unit u's statistics groups from its tiles' per-channel moments, folded in tile order and, within
-// a tile, in channel order (the same order for every schedule). tile_moments(t) returns tile t's moments.
-template <class TileMoments>
+// Calls fn(ch, g) for channels ch of block tb, g being the channel's group counted from group first_group; without
+// a division per channel (a visible share of a small plane's time).
+template <class F>
+void for_each_channel_group(const problem& p, const tile_block& tb, std::int64_t first_group, F&& fn) noexcept {
+  int g = static_cast<int>(tb.first_channel / p.channels_per_group - first_group);
+  std::int64_t in_group = tb.first_channel % p.channels_per_group;
+  for (int ch = 0; ch < tb.shape.channels; ++ch) {
+    fn(ch, g);
+    if (++in_group == p.channels_per_group) {
+      in_group = 0;
+      ++g;
+    }
+  }
+}
+
+// The moments of unit u's statistics groups: with group_planes, measure(block, total) over group_planes_block;
+// else from its tiles' per-channel moments (tile_moments(t)), folded in tile order and, within a tile, in channel
+// order (the same order for every schedule).
+template <class TileMoments, class Measure>
 void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, TileMoments&& tile_moments,
-                        moments* total) noexcept {
+                        Measure&& measure, moments* total) noexcept {
+  if (w.group_planes) {
+    measure(group_planes_block(w, p, u), total);
+    return;
+  }
   const unit_groups groups = groups_of(w, p, u);
   for (int g = 0; g < groups.count; ++g) total[g] = moments{};
   for (std::int64_t t = 0; t < w.unit_tiles(); ++t) {
@@ -46,11 +66,7 @@ void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, Ti
     if (p.channels_per_group == 1) {
       for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], m[ch]);
     } else {
-      const std::int64_t base = groups.first * p.channels_per_group;
-      for (int ch = 0; ch < tb.shape.channels; ++ch) {
-        const std::int64_t g = (tb.first_channel + ch - base) / p.channels_per_group;
-        total[g] = merge_moments(total[g], m[ch]);
-      }
+      for_each_channel_group(p, tb, groups.first, [&](int ch, int g) { total[g] = merge_moments(total[g], m[ch]); });
     }
   }
 }

@@ -35,6 +35,8 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.keys_per_span = std::max<std::int64_t>(1, p.channels_per_group / std::max(w.group_channels, 1));
   w.tile_positions = std::max<std::int64_t>(1, kTileElements / std::max(w.group_channels, 1));
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
+  w.group_planes =
+      p.layout == VARNORM_LAYOUT_NCHW && p.channels_per_group > 1 && p.channels_per_group * p.m <= kTileElements;
   const std::int64_t arrays = inputs + 1;  // and the output
   const std::int64_t array_bytes = arrays * static_cast<std::int64_t>(sizeof(float));
   w.stream_output = p.elements() >= (kStreamFootprintBytes + array_bytes - 1) / array_bytes;
@@ -66,6 +68,17 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
     b.offset = (i.sample * p.m + first) * p.c + b.first_channel;
     b.shape.stride = p.c;
   }
+  return b;
+}
+
+tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t u) noexcept {
+  const unit_groups groups = groups_of(w, p, u);
+  const std::int64_t group_values = p.channels_per_group * p.m;
+  tile_block b;
+  b.key = unit_at(w, u).span * w.keys_per_span;
+  b.first_channel = groups.first * p.channels_per_group;
+  b.offset = unit_at(w, u).sample * p.c * p.m + b.first_channel * p.m;
+  b.shape = block_shape{group_values, 1, groups.count, groups.count > 1 ? group_values : 0};
   return b;
 }
 

@@ -52,6 +52,10 @@ struct work_plan {
   std::int64_t tiles = 0;           // tiles per key
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
   bool stream_output = false;                                // see kStreamFootprintBytes
+  // NCHW statistics groups of several planes that fit a tile: a group's planes are adjacent in memory, so its
+  // statistics are taken over them as one plane (per-plane costs paid once per group), a block per unit
+  // (group_planes_block). Decided by the problem alone, so forward and backward get the same statistics.
+  bool group_planes = false;
 
   std::int64_t spans() const noexcept { return keys / keys_per_span; }
   std::int64_t units() const noexcept { return samples * spans(); }
@@ -100,6 +104,9 @@ struct tile_block {
   std::int64_t key;            // the key (of its sample) the block covers
 };
 tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept;
+
+// With group_planes: unit u's values as one plane per statistics group (the block's channels are its groups).
+tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t u) noexcept;
 
 struct schedule {
   int threads = 1;           // 1: everything on the calling thread
