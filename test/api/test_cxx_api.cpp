@@ -403,7 +403,7 @@ TEST_CASE("GroupNorm is torch.nn.GroupNorm: weight ones, bias zeros, the mean su
   CHECK(bitwise_equal(yn, expected_nhwc.y));
 }
 
-TEST_CASE("GroupNorm without affine has no parameters and uses alpha 1, no bias; a group count that does not divide "
+TEST_CASE("GroupNorm without affine has no parameters and uses alpha 1, no bias, a group count that does not divide "
           "the channels, or is not positive, is invalid_argument and writes nothing",
           "[cxx][layer][groups]") {
   varnorm::GroupNorm plain(1, 4, 1e-5f, /*affine=*/false);

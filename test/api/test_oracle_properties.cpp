@@ -133,7 +133,7 @@ TEST_CASE("forward and backward match the long double oracle within the accuracy
 }
 
 TEST_CASE("grouped and centred modes match the long double oracle within the accuracy bound on random shapes and "
-          "group counts, both layouts, every algorithm and ISA; saved and recomputed statistics give the same bits",
+          "group counts, both layouts, every algorithm and ISA, saved and recomputed statistics give the same bits",
           "[oracle][groups]") {
   const auto isas = supported_isas();
   std::uint64_t seed = 1100;

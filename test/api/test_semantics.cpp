@@ -156,7 +156,7 @@ TEST_CASE("with groups, mean and rstd of group (n, g) are at index n*G + g in bo
   }
 }
 
-TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and dx NaN; other planes are "
+TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and dx NaN, other planes are "
           "bitwise as without it",
           "[semantics][nonfinite]") {
   const float poisons[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
@@ -254,7 +254,7 @@ TEST_CASE("NaN or Inf in one plane makes exactly that plane's y, mean, rstd and 
   }
 }
 
-TEST_CASE("with groups, NaN or Inf in one plane makes exactly its group's y, mean, rstd, dx and dalpha NaN; other "
+TEST_CASE("with groups, NaN or Inf in one plane makes exactly its group's y, mean, rstd, dx and dalpha NaN, other "
           "groups are bitwise as without it",
           "[semantics][nonfinite][groups]") {
   const float poisons[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
@@ -480,7 +480,7 @@ TEST_CASE("varnorm_status_string is never NULL or empty, for every status and an
   CHECK(std::string(varnorm_status_string(VARNORM_OK)) != varnorm_status_string(VARNORM_ERROR_OVERLAP));
 }
 
-TEST_CASE("varnorm_isa names a listed kernel set; set_isa of the reference set, NULL and \"auto\" are OK; an "
+TEST_CASE("varnorm_isa names a listed kernel set, set_isa of the reference set, NULL and \"auto\" are OK, an "
           "unknown name is INVALID_ARGUMENT and changes nothing",
           "[semantics][isa]") {
   std::vector<std::string> listed;

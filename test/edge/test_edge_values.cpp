@@ -205,7 +205,7 @@ TEST_CASE("edge: eps = 0 and a constant plane give rstd = +inf and y = +-inf, or
   }
 }
 
-TEST_CASE("edge: results beyond float range are IEEE infinities; a scale beyond it with y inside is exact", "[edge]") {
+TEST_CASE("edge: results beyond float range are IEEE infinities, a scale beyond it with y inside is exact", "[edge]") {
   // x = {a, a(1 + 2^-23)}: var (correction 1) = a^2 * 2^-47, so with eps = 0 rstd = 2^23.5 / a.
   const float a = std::ldexp(1.0f, -20);
   const std::vector<float> x = {a, a * (1.0f + std::ldexp(1.0f, -23))};

@@ -262,7 +262,7 @@ TEST_CASE("groups and center: valid values are accepted, several values per grou
   });
 }
 
-TEST_CASE("forward: NULL x, alpha or y is NULL_POINTER; NULL beta, mean, rstd are accepted", "[validate]") {
+TEST_CASE("forward: NULL x, alpha or y is NULL_POINTER, NULL beta, mean, rstd are accepted", "[validate]") {
   using F = forward_args;
   expect_rejected<F>({
       {"x NULL", VARNORM_ERROR_NULL_POINTER, [](F& c, sentinel_arena&) { c.x = nullptr; }},
@@ -280,8 +280,8 @@ TEST_CASE("forward: NULL x, alpha or y is NULL_POINTER; NULL beta, mean, rstd ar
   });
 }
 
-TEST_CASE("backward: NULL x, alpha or dy is NULL_POINTER; mean without rstd (or rstd without mean) is "
-          "INVALID_ARGUMENT; NULL dx, dalpha, dbeta are accepted",
+TEST_CASE("backward: NULL x, alpha or dy is NULL_POINTER, mean without rstd (or rstd without mean) is "
+          "INVALID_ARGUMENT, NULL dx, dalpha, dbeta are accepted",
           "[validate]") {
   using B = backward_args;
   expect_rejected<B>({
@@ -300,8 +300,8 @@ TEST_CASE("backward: NULL x, alpha or dy is NULL_POINTER; mean without rstd (or 
   });
 }
 
-TEST_CASE("shape limits: h*w == 0 with n*c > 0 is TOO_FEW_ELEMENTS with NULL (empty) x and y; n*c == 0 with "
-          "h*w == 0 is OK; 2^61 - 1 floats is a valid size (the NULL x is what is reported)",
+TEST_CASE("shape limits: h*w == 0 with n*c > 0 is TOO_FEW_ELEMENTS with NULL (empty) x and y, n*c == 0 with "
+          "h*w == 0 is OK, 2^61 - 1 floats is a valid size (the NULL x is what is reported)",
           "[validate]") {
   const float alpha[3] = {1.0f, 1.0f, 1.0f};  // c values are required whatever n, h, w
   for (int correction : {0, 1}) {
@@ -329,7 +329,7 @@ TEST_CASE("shape limits: h*w == 0 with n*c > 0 is TOO_FEW_ELEMENTS with NULL (em
   CHECK(varnorm_forward(&largest, nullptr, alpha, nullptr, &y, nullptr, nullptr) == VARNORM_ERROR_INVALID_SHAPE);
 }
 
-TEST_CASE("forward: an output partially overlapping an input or another output is OVERLAP and writes nothing; "
+TEST_CASE("forward: an output partially overlapping an input or another output is OVERLAP and writes nothing, "
           "adjacent buffers are fine",
           "[validate][overlap]") {
   using F = forward_args;
@@ -363,7 +363,7 @@ TEST_CASE("forward: an output partially overlapping an input or another output i
   });
 }
 
-TEST_CASE("backward: an output partially overlapping an input or another output is OVERLAP and writes nothing; "
+TEST_CASE("backward: an output partially overlapping an input or another output is OVERLAP and writes nothing, "
           "adjacent buffers are fine",
           "[validate][overlap]") {
   using B = backward_args;
