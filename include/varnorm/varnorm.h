@@ -63,10 +63,11 @@ typedef struct varnorm_desc {
   int32_t correction;          /* 1 (default): unbiased, as torch.var; 0: population, as jnp.var */
   int32_t per_sample_affine;   /* 0 (default): alpha, beta have c values; 1: n*c values, index n*c + ch */
   int32_t max_threads;         /* 0 (default): library default; 1: the calling thread only; k: at most k */
-  int32_t groups; /* 0 (default): one group per channel. G > 0: G groups of C/G channels; C % G != 0 is
-                     VARNORM_ERROR_INVALID_ARGUMENT. Since 0.3. */
-  int32_t center; /* 0 (default): the mean is not subtracted (VarianceNorm2d); 1: it is (GroupNorm, InstanceNorm).
-                     Since 0.3. */
+  /* Since 0.3. groups: 0 (default) one group per channel; G > 0: G groups of C/G consecutive channels (C % G != 0
+   * is VARNORM_ERROR_INVALID_ARGUMENT). center: 0 (default) the mean is not subtracted (VarianceNorm2d); 1: it is
+   * (GroupNorm, InstanceNorm2d, LayerNorm). */
+  int32_t groups;
+  int32_t center;
 } varnorm_desc;
 
 /* A descriptor with the defaults above (AUTO, eps 1e-5, correction 1, per-channel affine, max_threads 0,

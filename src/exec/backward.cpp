@@ -35,33 +35,38 @@ struct group_statistics {
   int count;
   float mean[kMaxGroupChannels];
   float rstd[kMaxGroupChannels];
-  // Centred sums taken around the float mean (sum(dy * (x - mean))): only where some |mean| exceeds its
-  // deviation (|mean| * rstd > 1). Below that, sum(dy * x) - mean * sum(dy) in double loses at most a bit to
-  // cancellation, and the sums kernel saves a subtraction per value.
-  bool shifted_sums;
-  // Where some |mean| * rstd > 2^5: the exact mean (as forward's centring used it) minus the float mean, else 0.
-  // A float mean is off by up to half its last place, 2^-25 |mean|, which the gradients see as a shift of x; it
-  // takes a sweep over x to know, worth it only where the shift exceeds 2^-20 of the deviation.
-  bool corrected_mean;
+  // Per group, so that a group's bits never depend on its neighbours'. Centred sums are taken around the float
+  // mean (sum(dy * (x - mean))) where |mean| exceeds the deviation (|mean| * rstd > 1); below that,
+  // sum(dy * x) - mean * sum(dy) in double loses at most a bit to cancellation (a shift of 0 keeps those sums'
+  // bits in a block that shifts other groups).
+  bool shifted[kMaxGroupChannels];
+  bool any_shifted;
+  // Where |mean| * rstd > 2^5: the exact mean (as forward's centring used it) minus the float mean, which is off
+  // by up to half its last place, 2^-25 |mean|: the gradients would see it as a shift of x. It takes a sweep
+  // over x to know, worth it only where the shift exceeds 2^-20 of the deviation.
+  bool corrected[kMaxGroupChannels];
+  bool any_corrected;
   double mean_error[kMaxGroupChannels];
 };
 
-// Whether some group of s has |mean| * rstd above `limit` (a NaN mean or rstd counts too).
-bool offset_above(const group_statistics& s, double limit) noexcept {
-  for (int g = 0; g < s.count; ++g)
-    if (!(std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]) <= limit)) return true;
-  return false;
-}
-
+// Which groups of s take shifted sums and the mean's correction (a NaN mean or rstd takes both: its outputs are
+// NaN anyway).
 void classify_offsets(const problem& p, group_statistics& s) noexcept {
-  s.shifted_sums = p.center && offset_above(s, 1.0);
-  s.corrected_mean = p.center && offset_above(s, 0x1p5);
+  s.any_shifted = s.any_corrected = false;
+  for (int g = 0; g < s.count; ++g) {
+    const double offset = std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]);
+    s.shifted[g] = p.center && !(offset <= 1.0);
+    s.corrected[g] = p.center && !(offset <= 0x1p5);
+    s.any_shifted |= s.shifted[g];
+    s.any_corrected |= s.corrected[g];
+  }
 }
 
-group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcept {
+// Written in place and never inlined: the recomputation's arrays then leave the stack before the sweeps of
+// run_unit, and no copy of the statistics sits beside them.
+__attribute__((noinline)) void unit_statistics(const backward_call& f, std::int64_t u, group_statistics& s) noexcept {
   const unit_groups groups = groups_of(f.w, f.p, u);
   const std::int64_t sample = unit_at(f.w, u).sample;
-  group_statistics s;
   s.first_group = groups.first;
   s.count = groups.count;
   if (f.b.mean != nullptr) {
@@ -71,7 +76,7 @@ group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcep
       s.rstd[g] = f.b.rstd[stat];
     }
     classify_offsets(f.p, s);
-    if (!s.corrected_mean) return s;
+    if (!s.any_corrected) return;
   }
   // Recomputed (or, with shifted sums, the exact means of saved statistics): the moments forward computes.
   moments total[kMaxGroupChannels], tile[kMaxGroupChannels];
@@ -95,16 +100,16 @@ group_statistics unit_statistics(const backward_call& f, std::int64_t u) noexcep
     s.mean_error[g] = st.mean_exact - static_cast<double>(s.mean[g]);
   }
   if (!saved) classify_offsets(f.p, s);
-  return s;
 }
 
-// Sums of one tile: sum(dy * x), or sum(dy * (x - mean)) (shifted_sums), and sum(dy).
+// Sums of one tile: sum(dy * x), or sum(dy * (x - mean)) for shifted groups, and sum(dy).
 void tile_sums(const backward_call& f, std::int64_t u, std::int64_t t, const group_statistics& s, double* dyx,
                double* dy) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
   float shift[kMaxGroupChannels];
-  if (s.shifted_sums) for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) { shift[ch] = s.mean[g]; });
-  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, s.shifted_sums ? shift : nullptr, tb.shape, dyx, dy);
+  if (s.any_shifted)
+    for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) { shift[ch] = s.shifted[g] ? s.mean[g] : 0.0f; });
+  f.k.block_grad_sums(f.b.x + tb.offset, f.b.dy + tb.offset, s.any_shifted ? shift : nullptr, tb.shape, dyx, dy);
 }
 
 // With r = rstd, a = alpha, M the group's values, over the group's channels:
@@ -117,12 +122,11 @@ struct unit_gradients {
   float b[kMaxGroupChannels];       // per group, once every key is added (finish)
   float k[kMaxGroupChannels];
 
-  static unit_gradients of(const group_statistics& s) noexcept {
-    unit_gradients ug;
-    ug.statistics = s;
+  // Statistics of unit u, no sums yet.
+  void start(const backward_call& f, std::int64_t u) noexcept {
+    unit_statistics(f, u, statistics);
     // -0.0: adding the first term gives that term exactly, the sign of a zero included.
-    for (int g = 0; g < s.count; ++g) ug.b_sum[g] = ug.k_sum[g] = -0.0;
-    return ug;
+    for (int g = 0; g < statistics.count; ++g) b_sum[g] = k_sum[g] = -0.0;
   }
 
   // Adds key tb's channel sums (over all its tiles) to the groups, and returns its dalpha / dbeta terms.
@@ -134,9 +138,9 @@ struct unit_gradients {
       const double r = static_cast<double>(statistics.rstd[g]);
       // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
       double centred = dyx[ch];
-      if (statistics.corrected_mean)
+      if (statistics.corrected[g])
         centred -= statistics.mean_error[g] * dy[ch];
-      else if (f.p.center && !statistics.shifted_sums)
+      else if (f.p.center && !statistics.shifted[g])
         centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
       b_sum[g] += -alpha * r * r * r * centred;
       k_sum[g] += -alpha * r * dy[ch];
@@ -153,7 +157,7 @@ struct unit_gradients {
       const double slope = b_sum[g] / dof, constant = k_sum[g] / count;
       b[g] = static_cast<float>(slope);
       // dx's b * (x - exact mean) is taken as b * (x - mean) - b * mean_error.
-      k[g] = static_cast<float>(statistics.corrected_mean ? constant - slope * statistics.mean_error[g] : constant);
+      k[g] = static_cast<float>(statistics.corrected[g] ? constant - slope * statistics.mean_error[g] : constant);
     }
   }
 };
@@ -191,10 +195,11 @@ struct key_sums {
   }
 };
 
-// Unit u on one thread: statistics, sums key by key (each key's terms go to emit(key, terms)), then dx.
+// Unit u's sums key by key (each key's terms go to emit(key, terms)). Never inlined, so that its arrays are off
+// the stack while the statistics are recomputed.
 template <class Emit>
-void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
-  unit_gradients ug = unit_gradients::of(unit_statistics(f, u));
+__attribute__((noinline)) void sum_keys(const backward_call& f, std::int64_t u, unit_gradients& ug,
+                                        Emit& emit) noexcept {
   const std::int64_t sample = unit_at(f.w, u).sample;
   double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
   for (std::int64_t first = 0; first < f.w.unit_tiles(); first += f.w.tiles) {
@@ -206,6 +211,14 @@ void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
     }
     emit(tb.key, ug.add_key(f, sample, tb, sums.dyx, sums.dy));
   }
+}
+
+// Unit u on one thread: statistics, sums key by key, then dx.
+template <class Emit>
+void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
+  unit_gradients ug;
+  ug.start(f, u);
+  sum_keys(f, u, ug, emit);
   ug.finish(f.p);
   if (f.b.dx != nullptr)
     for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
@@ -287,7 +300,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   if (!terms) return false;
   auto store = [&](std::int64_t u) {
     return [&terms, &f, u](std::int64_t key, const key_terms& t) {
-      terms[key * f.w.samples + unit_at(f.w, u).sample] = t;
+      terms[slot(key * f.w.samples + unit_at(f.w, u).sample)] = t;
     };
   };
   if (!s.split_tiles) {
@@ -304,12 +317,12 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
     std::unique_ptr<unit_gradients[]> gradients(new (std::nothrow) unit_gradients[static_cast<std::size_t>(units)]);
     if (!dyx || !dy || !gradients) return false;
-    for (std::int64_t u = 0; u < units; ++u) gradients[u] = unit_gradients::of(unit_statistics(f, u));
+    for (std::int64_t u = 0; u < units; ++u) gradients[slot(u)].start(f, u);
     auto sums_body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {
         const unit_tile task = split_task_at(f.w, f.p, i);
         const std::int64_t cell = (task.unit * tiles + task.tile) * width;
-        tile_sums(f, task.unit, task.tile, gradients[task.unit].statistics, &dyx[cell], &dy[cell]);
+        tile_sums(f, task.unit, task.tile, gradients[slot(task.unit)].statistics, &dyx[slot(cell)], &dy[slot(cell)]);
       }
     };
     parallel_for(units * tiles, 1, max_threads, sums_body);
@@ -319,16 +332,16 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         const tile_block tb = tile_at(f.w, f.p, u, first);
         key_sums sums(tb.shape.channels);
         for (std::int64_t t = first; t < first + f.w.tiles; ++t)
-          sums.add(tb.shape.channels, &dyx[(u * tiles + t) * width], &dy[(u * tiles + t) * width]);
-        store(u)(tb.key, gradients[u].add_key(f, unit_at(f.w, u).sample, tb, sums.dyx, sums.dy));
+          sums.add(tb.shape.channels, &dyx[slot((u * tiles + t) * width)], &dy[slot((u * tiles + t) * width)]);
+        store(u)(tb.key, gradients[slot(u)].add_key(f, unit_at(f.w, u).sample, tb, sums.dyx, sums.dy));
       }
-      gradients[u].finish(f.p);
+      gradients[slot(u)].finish(f.p);
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {
         for (std::int64_t i = begin; i < end; ++i) {
           const unit_tile task = split_task_at(f.w, f.p, i);
-          apply_tile(f, task.unit, task.tile, gradients[task.unit]);
+          apply_tile(f, task.unit, task.tile, gradients[slot(task.unit)]);
         }
       };
       parallel_for(units * tiles, 1, max_threads, apply_body);
@@ -337,7 +350,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
     for (std::int64_t key = first * f.w.keys_per_span; key < end * f.w.keys_per_span; ++key)
       for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
-        g.add(key, sample, terms[key * f.w.samples + sample]);
+        g.add(key, sample, terms[slot(key * f.w.samples + sample)]);
   });
   return true;
 }

@@ -126,16 +126,16 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
   auto measure = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
-      tile_moments(f, task.unit, task.tile, &stats[(task.unit * tiles + task.tile) * width]);
+      tile_moments(f, task.unit, task.tile, &stats[slot((task.unit * tiles + task.tile) * width)]);
     }
   };
   if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure);  // else in finish_unit
   for (std::int64_t u = 0; u < units; ++u)
-    statistics[u] = finish_unit(f, u, [&](std::int64_t t) { return &stats[(u * tiles + t) * width]; });
+    statistics[slot(u)] = finish_unit(f, u, [&](std::int64_t t) { return &stats[slot((u * tiles + t) * width)]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
-      scale_tile(f, task.unit, task.tile, statistics[task.unit]);
+      scale_tile(f, task.unit, task.tile, statistics[slot(task.unit)]);
     }
   };
   parallel_for(units * tiles, 1, max_threads, scale);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/cases.hpp"
+#include "support/compare.hpp"
 #include "support/isa.hpp"
 #include "support/oracle.hpp"
 #include "support/tolerance.hpp"
@@ -284,6 +285,62 @@ TEST_CASE("large offsets with groups and the mean subtracted: y, mean and rstd w
           CHECK(mean_error <= kLimit);
           CHECK(rstd_error <= kLimit);
           CHECK(y_error <= kLimit);
+        }
+      }
+    }
+  }
+}
+
+// Backward of the same layers at a large common offset, from saved and from recomputed statistics: the saved
+// mean is a float, off from the group's mean by up to half its last place (2^-25 |mean|, 3e-4 std at 1e4), which
+// sum(dy * (x - mean)) would otherwise see as a shift of every x. dx and dalpha (normalized by their largest
+// |value|) within 2e-5 and 1e-5 of the reference, as for data near 0.
+TEST_CASE("large offsets with groups and the mean subtracted: dx, dalpha and dbeta within 2e-5 and 1e-5 "
+          "(normalized) of the reference for |mean|/std of 1e3 and 1e4, every algorithm, every ISA",
+          "[accuracy][groups]") {
+  std::mt19937_64 rng(2401);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct shape {
+    std::int64_t n, c, m;
+    std::int32_t groups;
+  };
+  for (const shape s : {shape{2, 8, 1000, 2}, shape{2, 12, 257, 3}, shape{2, 6, 700, 0}, shape{1, 130, 500, 2}}) {
+    for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+      for (double ratio : {1e3, 1e4}) {
+        varnorm_desc d =
+            with_groups(make_desc(s.n, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 0, false, 1e-5f), s.groups, true);
+        const std::int64_t k = group_channels(d);
+        std::vector<float> x(tensor_size(d)), dy(tensor_size(d)), alpha(affine_size(d));
+        for (std::int64_t sample = 0; sample < d.n; ++sample)
+          for (std::int64_t channel = 0; channel < d.c; ++channel)
+            fill_plane(d, x, sample, channel, plane_kind::gaussian, ((channel / k) % 2 == 0 ? 1 : -1) * ratio, rng);
+        for (float& v : dy) v = normal(rng);
+        for (float& v : alpha) v = 1.0f + 0.25f * normal(rng);
+        const oracle_backward_result oracle = oracle_backward(d, x.data(), alpha.data(), dy.data());
+        const auto rounded = [](const std::vector<real>& values) {
+          return std::vector<float>(values.begin(), values.end());
+        };
+        const std::vector<float> dx_ref = rounded(oracle.dx), dalpha_ref = rounded(oracle.dalpha),
+                                 dbeta_ref = rounded(oracle.dbeta);
+        std::vector<float> y(x.size()), mean(stats_size(d)), rstd(stats_size(d)), dx(x.size()), dalpha(alpha.size()),
+            dbeta(alpha.size());
+        for (const std::string& isa : supported_isas()) {
+          isa_scope scope(isa);
+          REQUIRE(scope.ok());
+          for (varnorm_algorithm algorithm : kExplicitAlgorithms) {
+            d.algorithm = algorithm;
+            REQUIRE(varnorm_forward(&d, x.data(), alpha.data(), nullptr, y.data(), mean.data(), rstd.data()) ==
+                    VARNORM_OK);
+            for (bool saved : {true, false}) {
+              REQUIRE(varnorm_backward(&d, x.data(), alpha.data(), dy.data(), saved ? mean.data() : nullptr,
+                                       saved ? rstd.data() : nullptr, dx.data(), dalpha.data(),
+                                       dbeta.data()) == VARNORM_OK);
+              CAPTURE(isa, algorithm, layout, s.n, s.c, s.m, s.groups, ratio, saved);
+              CHECK(normalized_max_error(dx, dx_ref) <= 2e-5);
+              CHECK(normalized_max_error(dalpha, dalpha_ref) <= 1e-5);
+              CHECK(normalized_max_error(dbeta, dbeta_ref) <= 1e-5);
+            }
+          }
         }
       }
     }

@@ -432,7 +432,8 @@ TEST_CASE("a constant group has variance exactly 0 with every algorithm: rstd = 
                 for (std::int64_t c = 0; c < cfg.c; ++c) {
                   alpha[static_cast<std::size_t>(c)] = 0.75f + 0.125f * static_cast<float>(c % 8);
                   for (std::int64_t p = 0; p < m; ++p)
-                    x[static_cast<std::size_t>(element_offset(d, 0, c, p))] = values[(c / k) % std::size(values)];
+                    x[static_cast<std::size_t>(element_offset(d, 0, c, p))] =
+                        values[static_cast<std::size_t>(c / k) % std::size(values)];
                 }
                 REQUIRE(varnorm_forward(&d, x.data(), alpha.data(), nullptr, y.data(), mean.data(), rstd.data()) ==
                         VARNORM_OK);

@@ -73,8 +73,9 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
 
       std::vector<float> expected;
       for (std::int64_t n = 0; n < samples; ++n) {
-        const std::vector<float> one(x.begin() + static_cast<std::ptrdiff_t>(per_sample * n),
-                                     x.begin() + static_cast<std::ptrdiff_t>(per_sample * (n + 1)));
+        const std::vector<float> one(
+            x.begin() + static_cast<std::ptrdiff_t>(per_sample * static_cast<std::size_t>(n)),
+            x.begin() + static_cast<std::ptrdiff_t>(per_sample * static_cast<std::size_t>(n + 1)));
         const std::vector<float> y = forward_of(single, one, alpha, beta);
         expected.insert(expected.end(), y.begin(), y.end());
       }

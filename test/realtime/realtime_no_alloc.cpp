@@ -447,6 +447,8 @@ void check_stack_use(std::vector<dataset>& data, const std::vector<call_spec>& c
     const std::size_t used = stack_used();
     if (status != VARNORM_OK) fail(describe(data, s, isa) + " returned " + varnorm_status_string(status));
     if (used > deepest) deepest = used;
+    if (std::getenv("VARNORM_REALTIME_DEPTHS") != nullptr)
+      std::printf("%zu %s\n", used, describe(data, s, isa).c_str());
     if (used > kStackBudget)
       fail(describe(data, s, isa) + " used " + std::to_string(used) + " bytes of stack, more than " +
            std::to_string(kStackBudget));
