@@ -51,6 +51,39 @@ struct shape {
   std::int64_t n, c, h, w;
 };
 
+// Digests of one call's outputs: forward (y, mean, rstd), backward from the saved statistics and backward
+// recomputing them (dx, dalpha, dbeta). False when a call fails.
+struct call_digests {
+  std::uint64_t forward, backward, recomputed;
+};
+bool digest_call(const varnorm_desc& d, const std::vector<float>& x, const std::vector<float>& dy,
+                 const std::vector<float>& alpha, const std::vector<float>* beta, std::size_t statistics,
+                 call_digests* out) {
+  std::vector<float> y(x.size()), mean(statistics), rstd(statistics), dx(x.size()), dalpha(alpha.size()),
+      dbeta(alpha.size());
+  digest f, b, r;
+  if (varnorm_forward(&d, x.data(), alpha.data(), beta != nullptr ? beta->data() : nullptr, y.data(), mean.data(),
+                      rstd.data()) != VARNORM_OK)
+    return false;
+  f.add(y);
+  f.add(mean);
+  f.add(rstd);
+  if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), mean.data(), rstd.data(), dx.data(), dalpha.data(),
+                       dbeta.data()) != VARNORM_OK)
+    return false;
+  b.add(dx);
+  b.add(dalpha);
+  b.add(dbeta);
+  if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
+                       dbeta.data()) != VARNORM_OK)
+    return false;
+  r.add(dx);
+  r.add(dalpha);
+  r.add(dbeta);
+  *out = {f.h, b.h, r.h};
+  return true;
+}
+
 }  // namespace
 
 int main() {
@@ -80,30 +113,12 @@ int main() {
               const std::vector<float> dy = values(count, seed + 1, 0.25f);
               const std::vector<float> alpha = values(affine, seed + 2, 1.0f);
               const std::vector<float> beta = values(affine, seed + 3, 0.0f);
-              std::vector<float> y(count), mean(planes), rstd(planes), dx(count), dalpha(affine), dbeta(affine);
-              digest f, b, r;
-              if (varnorm_forward(&d, x.data(), alpha.data(), variant == 0 ? nullptr : beta.data(), y.data(),
-                                  mean.data(), rstd.data()) != VARNORM_OK)
-                return 1;
-              f.add(y);
-              f.add(mean);
-              f.add(rstd);
-              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), mean.data(), rstd.data(), dx.data(),
-                                   dalpha.data(), dbeta.data()) != VARNORM_OK)
-                return 1;
-              b.add(dx);
-              b.add(dalpha);
-              b.add(dbeta);
-              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
-                                   dbeta.data()) != VARNORM_OK)
-                return 1;
-              r.add(dx);
-              r.add(dalpha);
-              r.add(dbeta);
+              call_digests c;
+              if (!digest_call(d, x, dy, alpha, variant == 0 ? nullptr : &beta, planes, &c)) return 1;
               std::printf("%s %" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64 " %s alg%d v%d t%d %016" PRIx64
                           " %016" PRIx64 " %016" PRIx64 "\n",
                           isa.c_str(), s.n, s.c, s.h, s.w, layout == 0 ? "NCHW" : "NHWC", static_cast<int>(algorithm),
-                          variant, threads, f.h, b.h, r.h);
+                          variant, threads, c.forward, c.backward, c.recomputed);
             }
           }
         }
@@ -144,30 +159,12 @@ int main() {
               const std::vector<float> dy = values(count, seed + 1, 0.25f);
               const std::vector<float> alpha = values(affine, seed + 2, 1.0f);
               const std::vector<float> beta = values(affine, seed + 3, 0.0f);
-              std::vector<float> y(count), mean(stats), rstd(stats), dx(count), dalpha(affine), dbeta(affine);
-              digest f, b, r;
-              if (varnorm_forward(&d, x.data(), alpha.data(), beta.data(), y.data(), mean.data(), rstd.data()) !=
-                  VARNORM_OK)
-                return 1;
-              f.add(y);
-              f.add(mean);
-              f.add(rstd);
-              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), mean.data(), rstd.data(), dx.data(),
-                                   dalpha.data(), dbeta.data()) != VARNORM_OK)
-                return 1;
-              b.add(dx);
-              b.add(dalpha);
-              b.add(dbeta);
-              if (varnorm_backward(&d, x.data(), alpha.data(), dy.data(), nullptr, nullptr, dx.data(), dalpha.data(),
-                                   dbeta.data()) != VARNORM_OK)
-                return 1;
-              r.add(dx);
-              r.add(dalpha);
-              r.add(dbeta);
+              call_digests c;
+              if (!digest_call(d, x, dy, alpha, &beta, stats, &c)) return 1;
               std::printf("%s %" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64 " %s G%d c%d alg%d v%d t%d %016" PRIx64
                           " %016" PRIx64 " %016" PRIx64 "\n",
                           isa.c_str(), s.n, s.c, s.h, s.w, layout == 0 ? "NCHW" : "NHWC", g.groups, g.center,
-                          static_cast<int>(algorithm), variant, threads, f.h, b.h, r.h);
+                          static_cast<int>(algorithm), variant, threads, c.forward, c.backward, c.recomputed);
             }
           }
         }

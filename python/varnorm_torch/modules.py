@@ -166,6 +166,15 @@ def _check_exact_class(original: nn.Module, torch_class: type) -> None:
                              "another class of that name may compute something else)")
 
 
+def _check_affine_parameters(original: nn.Module, channels: int) -> None:
+    """torch.nn's affine parameters: `weight` and `bias` of `channels` values when affine, none otherwise."""
+    _check_parameter_names(original, ["weight", "bias"] if original.affine else [])
+    for name in ("weight", "bias"):
+        parameter = getattr(original, name)
+        if parameter is not None and tuple(parameter.shape) != (channels,):
+            raise NotConvertible(f"{name} has shape {list(parameter.shape)}; expected [{channels}]")
+
+
 class GroupNorm(nn.GroupNorm):
     """torch.nn.GroupNorm computed by varnorm: the same constructor (num_groups, num_channels, eps=1e-5,
     affine=True, device, dtype), parameters `weight` (ones) and `bias` (zeros), state_dict and extra_repr.
@@ -180,11 +189,7 @@ class GroupNorm(nn.GroupNorm):
         """A replacement sharing the original's Parameters; raises NotConvertible unless it is a
         torch.nn.GroupNorm (not a subclass) with its usual parameters."""
         _check_exact_class(original, nn.GroupNorm)
-        _check_parameter_names(original, ["weight", "bias"] if original.affine else [])
-        for name in ("weight", "bias"):
-            parameter = getattr(original, name)
-            if parameter is not None and tuple(parameter.shape) != (original.num_channels,):
-                raise NotConvertible(f"{name} has shape {list(parameter.shape)}; expected [{original.num_channels}]")
+        _check_affine_parameters(original, original.num_channels)
         replacement = cls.__new__(cls)
         nn.Module.__init__(replacement)  # not cls.__init__: it would make fresh parameters
         replacement.num_groups = original.num_groups
@@ -224,11 +229,7 @@ class InstanceNorm2d(nn.InstanceNorm2d):
         _check_exact_class(original, nn.InstanceNorm2d)
         if original.track_running_stats:
             raise NotConvertible("track_running_stats=True: varnorm keeps no running statistics")
-        _check_parameter_names(original, ["weight", "bias"] if original.affine else [])
-        for name in ("weight", "bias"):
-            parameter = getattr(original, name)
-            if parameter is not None and tuple(parameter.shape) != (original.num_features,):
-                raise NotConvertible(f"{name} has shape {list(parameter.shape)}; expected [{original.num_features}]")
+        _check_affine_parameters(original, original.num_features)
         replacement = cls.__new__(cls)
         nn.Module.__init__(replacement)  # not cls.__init__: it would make fresh parameters
         replacement.num_features = original.num_features

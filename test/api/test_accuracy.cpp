@@ -222,6 +222,33 @@ TEST_CASE("large offsets: y, mean and rstd within 2e-6 of the reference for |mea
   }
 }
 
+// Grouped shapes for the large-offset tests: groups of 4 planes with a tail (1000 values each), LayerNorm over
+// planes of several tiles and a tail, groups of 3 planes of 1 x 257, InstanceNorm2d (G = 0), and NHWC groups of
+// 65 channels (wider than 64).
+struct offset_shape {
+  std::int64_t n, c, m;
+  std::int32_t groups;
+};
+constexpr offset_shape kOffsetShapes[] = {
+    {2, 8, 1000, 2}, {1, 3, 32768 + 5, 1}, {2, 12, 257, 3}, {2, 6, 700, 0}, {1, 130, 500, 2}};
+
+// A centred descriptor of shape s in `layout`, and x: Gaussian groups around +-offset(sample, group) (the sign
+// alternating from group to group).
+template <class Offset>
+varnorm_desc offset_groups(const offset_shape& s, varnorm_layout layout, Offset&& offset, std::vector<float>& x,
+                           std::mt19937_64& rng) {
+  const varnorm_desc d =
+      with_groups(make_desc(s.n, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 0, false, 1e-5f), s.groups, true);
+  const std::int64_t k = group_channels(d);
+  x.assign(tensor_size(d), 0.0f);
+  for (std::int64_t sample = 0; sample < d.n; ++sample)
+    for (std::int64_t channel = 0; channel < d.c; ++channel) {
+      const std::int64_t g = channel / k;
+      fill_plane(d, x, sample, channel, plane_kind::gaussian, (g % 2 == 0 ? 1 : -1) * offset(sample, g), rng);
+    }
+  return d;
+}
+
 // GroupNorm (and LayerNorm, InstanceNorm2d) at a large common offset: Gaussian data around an offset shared by
 // every channel of a group, so that x - mean is small against x. With the mean subtracted y is O(1) while x is
 // |mean|/std times larger: y must come from an accurate x - mean, not from a float mean (whose rounding alone is
@@ -233,25 +260,16 @@ TEST_CASE("large offsets with groups and the mean subtracted: y, mean and rstd w
   constexpr double kLimit = 2e-6;
   const double ratios[] = {1e3, 1e4};
   std::mt19937_64 rng(2400);
-  // Groups of 4 planes with a tail (1000 values each), LayerNorm over planes of several tiles and a tail, groups
-  // of 3 planes of 1 x 257, InstanceNorm2d (G = 0), and NHWC groups of 65 channels (wider than 64).
-  struct shape {
-    std::int64_t n, c, m;
-    std::int32_t groups;
-  };
-  for (const shape s : {shape{2, 8, 1000, 2}, shape{1, 3, 32768 + 5, 1}, shape{2, 12, 257, 3}, shape{2, 6, 700, 0},
-                        shape{1, 130, 500, 2}}) {
+  for (const offset_shape& s : kOffsetShapes) {
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
-      varnorm_desc d =
-          with_groups(make_desc(s.n, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 0, false, 1e-5f), s.groups, true);
+      std::vector<float> x;
+      varnorm_desc d = offset_groups(
+          s, layout,
+          [&](std::int64_t sample, std::int64_t g) {
+            return ratios[(sample * (s.groups > 0 ? s.groups : s.c) + g) % 2];
+          },
+          x, rng);
       const std::int64_t k = group_channels(d);
-      std::vector<float> x(tensor_size(d));
-      for (std::int64_t sample = 0; sample < d.n; ++sample)
-        for (std::int64_t channel = 0; channel < d.c; ++channel) {
-          const std::int64_t g = channel / k;
-          fill_plane(d, x, sample, channel, plane_kind::gaussian,
-                     (g % 2 == 0 ? 1 : -1) * ratios[(sample * group_count(d) + g) % 2], rng);
-        }
       const std::vector<float> alpha(affine_size(d), 1.0f);
       const oracle_forward_result oracle =
           oracle_forward(d, x.data(), alpha.data(), static_cast<const float*>(nullptr));
@@ -300,20 +318,13 @@ TEST_CASE("large offsets with groups and the mean subtracted: dx, dalpha and dbe
           "[accuracy][groups]") {
   std::mt19937_64 rng(2401);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  struct shape {
-    std::int64_t n, c, m;
-    std::int32_t groups;
-  };
-  for (const shape s : {shape{2, 8, 1000, 2}, shape{2, 12, 257, 3}, shape{2, 6, 700, 0}, shape{1, 130, 500, 2}}) {
+  for (const offset_shape& s : kOffsetShapes) {
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
       for (double ratio : {1e3, 1e4}) {
-        varnorm_desc d =
-            with_groups(make_desc(s.n, s.c, s.m, 1, layout, VARNORM_ALGORITHM_AUTO, 0, false, 1e-5f), s.groups, true);
-        const std::int64_t k = group_channels(d);
-        std::vector<float> x(tensor_size(d)), dy(tensor_size(d)), alpha(affine_size(d));
-        for (std::int64_t sample = 0; sample < d.n; ++sample)
-          for (std::int64_t channel = 0; channel < d.c; ++channel)
-            fill_plane(d, x, sample, channel, plane_kind::gaussian, ((channel / k) % 2 == 0 ? 1 : -1) * ratio, rng);
+        std::vector<float> x;
+        varnorm_desc d = offset_groups(
+            s, layout, [&](std::int64_t, std::int64_t) { return ratio; }, x, rng);
+        std::vector<float> dy(tensor_size(d)), alpha(affine_size(d));
         for (float& v : dy) v = normal(rng);
         for (float& v : alpha) v = 1.0f + 0.25f * normal(rng);
         const oracle_backward_result oracle = oracle_backward(d, x.data(), alpha.data(), dy.data());
