@@ -34,12 +34,8 @@ struct unit_statistics {
   double mean[kMaxGroupChannels];  // what centring subtracts (mean_exact)
 };
 
-// Statistics of unit u from its tiles' moments: writes mean / rstd and returns them for the output.
-template <class TileMoments>
-unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
-  moments total[kMaxGroupChannels];
-  unit_group_moments(
-      f.w, f.p, u, tile_moments, [&](const tile_block& tb, moments* out) { block_moments(f, tb, out); }, total);
+// Statistics of unit u from its groups' moments: writes mean / rstd and returns them for the output.
+unit_statistics statistics_of(const forward_call& f, std::int64_t u, const moments* total) noexcept {
   const unit_groups groups = groups_of(f.w, f.p, u);
   const std::int64_t sample = unit_at(f.w, u).sample;
   unit_statistics s;
@@ -53,6 +49,15 @@ unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&&
     s.mean[g] = st.mean_exact;
   }
   return s;
+}
+
+// Statistics of unit u from its tiles' moments (tile_moments(t)).
+template <class TileMoments>
+unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
+  moments total[kMaxGroupChannels];
+  unit_group_moments(
+      f.w, f.p, u, tile_moments, [&](const tile_block& tb, moments* out) { block_moments(f, tb, out); }, total);
+  return statistics_of(f, u, total);
 }
 
 // Per-channel output coefficients of one block: y = x * scale (+ shift), or (x - center) * scale + shift.
@@ -117,6 +122,42 @@ void run_unit(const forward_call& f, std::int64_t u) noexcept {
   for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) scale_tile(f, u, t, s);
 }
 
+// Two NHWC units of one sample on one thread, tile by tile: their channel groups lie side by side in every row,
+// so the second finds the rows the first brought into cache, where one after the other each would stream the
+// whole tensor from memory (twice). Each unit gets run_unit's arithmetic in run_unit's order: the same bits.
+void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t second) noexcept {
+  const std::int64_t units[2] = {first, second};
+  moments total[2][kMaxGroupChannels], scratch[kMaxGroupChannels];
+  for (int i = 0; i < 2; ++i) {
+    const unit_groups groups = groups_of(f.w, f.p, units[i]);
+    for (int g = 0; g < groups.count; ++g) total[i][g] = moments{};
+  }
+  for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) {
+    for (int i = 0; i < 2; ++i) {
+      const tile_block tb = tile_at(f.w, f.p, units[i], t);
+      block_moments(f, tb, scratch);
+      add_tile_moments(f.p, tb, groups_of(f.w, f.p, units[i]).first, scratch, total[i]);
+    }
+  }
+  const unit_statistics s[2] = {statistics_of(f, first, total[0]), statistics_of(f, second, total[1])};
+  for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t)
+    for (int i = 0; i < 2; ++i) scale_tile(f, units[i], t, s[i]);
+}
+
+// Units [begin, end) in memory order; NHWC units of one sample that span several tiles go in pairs.
+void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noexcept {
+  const bool pairs = f.p.layout == VARNORM_LAYOUT_NHWC && !f.w.group_planes && f.w.unit_tiles() > 1;
+  const std::int64_t spans = f.w.spans();
+  for (std::int64_t i = begin; i < end; ++i) {
+    if (pairs && i + 1 < end && i % spans + 1 < spans) {  // i + 1 is the next unit of the same sample
+      run_unit_pair(f, unit_in_memory_order(f.w, i), unit_in_memory_order(f.w, i + 1));
+      ++i;
+    } else {
+      run_unit(f, unit_in_memory_order(f.w, i));
+    }
+  }
+}
+
 // Few, large units: tiles of all units in parallel, statistics merged per unit in tile order.
 bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
   const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
@@ -151,9 +192,7 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const forward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
-  auto units = [&](std::int64_t begin, std::int64_t end) noexcept {
-    for (std::int64_t i = begin; i < end; ++i) run_unit(f, unit_in_memory_order(w, i));
-  };
+  auto units = [&](std::int64_t begin, std::int64_t end) noexcept { run_units(f, begin, end); };
   if (s.threads > 1)
     parallel_for(w.units(), 1, p.max_threads, units);
   else

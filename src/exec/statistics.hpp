@@ -48,9 +48,20 @@ void for_each_channel_group(const problem& p, const tile_block& tb, std::int64_t
   }
 }
 
+// Adds tile block tb's per-channel moments m to the group moments `total` of its unit (whose first group is
+// first_group), in channel order.
+inline void add_tile_moments(const problem& p, const tile_block& tb, std::int64_t first_group, const moments* m,
+                             moments* total) noexcept {
+  if (p.channels_per_group == 1) {
+    for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], m[ch]);
+  } else {
+    for_each_channel_group(p, tb, first_group, [&](int ch, int g) { total[g] = merge_moments(total[g], m[ch]); });
+  }
+}
+
 // The moments of unit u's statistics groups: with group_planes, measure(block, total) over group_planes_block;
-// else from its tiles' per-channel moments (tile_moments(t)), folded in tile order and, within a tile, in channel
-// order (the same order for every schedule).
+// else from its tiles' per-channel moments (tile_moments(t)), folded in tile order (add_tile_moments), the same
+// order for every schedule.
 template <class TileMoments, class Measure>
 void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, TileMoments&& tile_moments,
                         Measure&& measure, moments* total) noexcept {
@@ -60,15 +71,8 @@ void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, Ti
   }
   const unit_groups groups = groups_of(w, p, u);
   for (int g = 0; g < groups.count; ++g) total[g] = moments{};
-  for (std::int64_t t = 0; t < w.unit_tiles(); ++t) {
-    const tile_block tb = tile_at(w, p, u, t);
-    const moments* m = tile_moments(t);
-    if (p.channels_per_group == 1) {
-      for (int ch = 0; ch < tb.shape.channels; ++ch) total[ch] = merge_moments(total[ch], m[ch]);
-    } else {
-      for_each_channel_group(p, tb, groups.first, [&](int ch, int g) { total[g] = merge_moments(total[g], m[ch]); });
-    }
-  }
+  for (std::int64_t t = 0; t < w.unit_tiles(); ++t)
+    add_tile_moments(p, tile_at(w, p, u, t), groups.first, tile_moments(t), total);
 }
 
 }  // namespace varnorm::detail

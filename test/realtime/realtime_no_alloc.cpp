@@ -278,6 +278,9 @@ std::vector<dataset> make_datasets() {
   out.back().modes.insert(out.back().modes.end(), {{4, true}, {1, false}});
   out.push_back(make_dataset(2, 80, 20, 20, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 4));
   out.back().modes.insert(out.back().modes.end(), {{1, true}, {2, true}, {0, true}, {16, false}});
+  // NHWC channel groups of several tiles each: forward walks two of a sample's units side by side.
+  out.push_back(make_dataset(1, 130, 25, 25, VARNORM_LAYOUT_NHWC, {1, 0}, 12));
+  out.back().modes.insert(out.back().modes.end(), {{2, true}, {0, true}});
   out.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NCHW, {1}, 5));
   out.back().modes.insert(out.back().modes.end(), {{1, true}});
   out.push_back(make_dataset(1, 2, 300, 300, VARNORM_LAYOUT_NHWC, {1}, 6));
