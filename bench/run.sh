@@ -6,7 +6,7 @@
 #   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
 #                      threads 1 and all, forward TWO_PASS, WELFORD and SHIFTED_SUMS at threads 1, the baselines
 #                      (minimal kernels included) and the peers; 3 short repetitions in random order, medians
-#                      (about 90 s on 2 cores once built)
+#                      (about 110 s on 2 cores once built)
 #   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
