@@ -106,6 +106,11 @@ struct block_shape {
   std::int64_t stride = 1;
   int channels = 1;
   std::int64_t plane_stride = 0;  // 0: the channels of a position are adjacent
+
+  // Offset of element (position, channel) from the block's first element.
+  std::int64_t element(std::int64_t position, int channel) const noexcept {
+    return plane_stride != 0 ? channel * plane_stride + position : position * stride + channel;
+  }
 };
 
 }  // namespace varnorm::detail

@@ -105,7 +105,7 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {
     for (int ch = 0; ch < tb.shape.channels; ++ch) {
-      const std::int64_t i = pos * tb.shape.stride + ch;
+      const std::int64_t i = tb.shape.element(pos, ch);
       const double centered = static_cast<double>(x[i]) - (f.p.center ? static_cast<double>(c.center[ch]) : 0.0);
       y[i] = static_cast<float>(centered * c.scale_exact[ch] + static_cast<double>(c.shift[ch]));
     }

@@ -236,6 +236,39 @@ TEST_CASE("edge: results beyond float range are IEEE infinities, a scale beyond 
   }
 }
 
+// The same double path for a block of several small NCHW planes (walked as one group of planes) and for groups
+// with the mean subtracted: every plane's y at its own place (it once wrote plane c's values at p + c).
+TEST_CASE("edge: a scale beyond float range in a group of small planes, or of a centred group, is exact per plane",
+          "[edge]") {
+  const float a = std::ldexp(1.0f, -20);
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    for (int groups : {0, 2}) {
+      for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
+        CAPTURE(isa, groups, layout);
+        layer_case c;
+        c.desc = make_desc(1, 4, 1, 2, layout, VARNORM_ALGORITHM_AUTO, 1, false, 0.0f);
+        c.desc.max_threads = 1;
+        c.desc.groups = groups;
+        c.desc.center = groups > 0 ? 1 : 0;
+        c.x.resize(8);
+        for (std::int64_t ch = 0; ch < 4; ++ch) {  // x = {b, b(1 + 2^-23)}, b = a * 2^group: rstd 2^23.5 / b
+          const float b = std::ldexp(a, static_cast<int>(groups > 0 ? ch / 2 : ch));
+          c.x[static_cast<std::size_t>(element_offset(c.desc, 0, ch, 0))] = b;
+          c.x[static_cast<std::size_t>(element_offset(c.desc, 0, ch, 1))] = b * (1.0f + std::ldexp(1.0f, -23));
+        }
+        c.alpha.assign(4, std::ldexp(1.0f, 100));  // alpha * rstd overflows float, y does not
+        c.dy.assign(8, 1.0f);
+        const forward_outputs o = run_forward(c);
+        REQUIRE(o.status == VARNORM_OK);
+        for (float y : o.y) CHECK(std::isfinite(y));
+        require_forward_matches_oracle(c, o);
+      }
+    }
+  }
+}
+
 TEST_CASE("edge: buffers at any float offset give the bits of aligned buffers", "[edge]") {
   const varnorm_desc shapes[] = {make_desc(1, 3, 5, 7, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
                                  make_desc(2, 5, 3, 3, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, true),
