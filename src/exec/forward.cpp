@@ -127,16 +127,15 @@ void run_unit(const forward_call& f, std::int64_t u) noexcept {
 // whole tensor from memory (twice). Each unit gets run_unit's arithmetic in run_unit's order: the same bits.
 void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t second) noexcept {
   const std::int64_t units[2] = {first, second};
+  const unit_groups groups[2] = {groups_of(f.w, f.p, first), groups_of(f.w, f.p, second)};
   moments total[2][kMaxGroupChannels], scratch[kMaxGroupChannels];
-  for (int i = 0; i < 2; ++i) {
-    const unit_groups groups = groups_of(f.w, f.p, units[i]);
-    for (int g = 0; g < groups.count; ++g) total[i][g] = moments{};
-  }
+  for (int i = 0; i < 2; ++i)
+    for (int g = 0; g < groups[i].count; ++g) total[i][g] = moments{};
   for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) {
     for (int i = 0; i < 2; ++i) {
       const tile_block tb = tile_at(f.w, f.p, units[i], t);
       block_moments(f, tb, scratch);
-      add_tile_moments(f.p, tb, groups_of(f.w, f.p, units[i]).first, scratch, total[i]);
+      add_tile_moments(f.p, tb, groups[i].first, scratch, total[i]);
     }
   }
   const unit_statistics s[2] = {statistics_of(f, first, total[0]), statistics_of(f, second, total[1])};
