@@ -42,6 +42,19 @@ def _take_over_module_state(original: nn.Module, replacement: nn.Module) -> None
             object.__setattr__(replacement, name, value)
 
 
+def _replacement(cls, original: nn.Module, parameters: List[str], **attributes) -> nn.Module:
+    """A `cls` module holding `attributes` and the original's `parameters` (the same Parameter objects, None
+    included) and taking over its mode and hooks. cls.__init__ is not run: it would make fresh parameters."""
+    replacement = cls.__new__(cls)
+    nn.Module.__init__(replacement)
+    for name, value in attributes.items():
+        setattr(replacement, name, value)
+    for name in parameters:
+        replacement.register_parameter(name, getattr(original, name))
+    _take_over_module_state(original, replacement)
+    return replacement
+
+
 class VarianceNorm2d(nn.Module):
     """y = alpha[c] * x / sqrt(var(x[n, c]) + 1e-5), unbiased variance over H*W, mean not subtracted.
 
@@ -63,13 +76,8 @@ class VarianceNorm2d(nn.Module):
         if alpha.dim() != 1 or getattr(original, "num_features", alpha.numel()) != alpha.numel():
             raise NotConvertible(f"alpha has shape {list(alpha.shape)} and num_features is "
                                  f"{getattr(original, 'num_features', None)}; expected alpha of num_features values")
-        replacement = cls.__new__(cls)
-        nn.Module.__init__(replacement)  # not cls.__init__: it would draw a fresh alpha from the global RNG
-        replacement.num_features = alpha.numel()
-        replacement.bias = bool(getattr(original, "bias", False))
-        replacement.alpha = alpha
-        _take_over_module_state(original, replacement)
-        return replacement
+        return _replacement(cls, original, ["alpha"], num_features=alpha.numel(),
+                            bias=bool(getattr(original, "bias", False)))
 
     def forward(self, x: Tensor) -> Tensor:
         return variance_norm(x, self.alpha)
@@ -101,13 +109,8 @@ class ConditionalVarianceNorm2d(nn.Module):
                 getattr(original, "num_features", embed.embedding_dim) != embed.embedding_dim:
             raise NotConvertible(f"embed is {type(embed).__name__} with {getattr(embed, 'weight').shape[-1]} "
                                  f"values per class and num_features is {getattr(original, 'num_features', None)}")
-        replacement = cls.__new__(cls)
-        nn.Module.__init__(replacement)  # not cls.__init__: it would draw fresh weights from the global RNG
-        replacement.num_features = embed.embedding_dim
-        replacement.bias = bool(getattr(original, "bias", False))
-        replacement.embed = embed
-        _take_over_module_state(original, replacement)
-        return replacement
+        return _replacement(cls, original, [], num_features=embed.embedding_dim,
+                            bias=bool(getattr(original, "bias", False)), embed=embed)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         gamma = self.embed(y).view(-1, self.num_features)
@@ -190,16 +193,8 @@ class GroupNorm(nn.GroupNorm):
         torch.nn.GroupNorm (not a subclass) with its usual parameters."""
         _check_exact_class(original, nn.GroupNorm)
         _check_affine_parameters(original, original.num_channels)
-        replacement = cls.__new__(cls)
-        nn.Module.__init__(replacement)  # not cls.__init__: it would make fresh parameters
-        replacement.num_groups = original.num_groups
-        replacement.num_channels = original.num_channels
-        replacement.eps = original.eps
-        replacement.affine = original.affine
-        replacement.register_parameter("weight", original.weight)
-        replacement.register_parameter("bias", original.bias)
-        _take_over_module_state(original, replacement)
-        return replacement
+        return _replacement(cls, original, ["weight", "bias"], num_groups=original.num_groups,
+                            num_channels=original.num_channels, eps=original.eps, affine=original.affine)
 
     def forward(self, input: Tensor) -> Tensor:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -230,18 +225,11 @@ class InstanceNorm2d(nn.InstanceNorm2d):
         if original.track_running_stats:
             raise NotConvertible("track_running_stats=True: varnorm keeps no running statistics")
         _check_affine_parameters(original, original.num_features)
-        replacement = cls.__new__(cls)
-        nn.Module.__init__(replacement)  # not cls.__init__: it would make fresh parameters
-        replacement.num_features = original.num_features
-        replacement.eps = original.eps
-        replacement.momentum = original.momentum
-        replacement.affine = original.affine
-        replacement.track_running_stats = False
-        replacement.register_parameter("weight", original.weight)
-        replacement.register_parameter("bias", original.bias)
+        replacement = _replacement(cls, original, ["weight", "bias"], num_features=original.num_features,
+                                   eps=original.eps, momentum=original.momentum, affine=original.affine,
+                                   track_running_stats=False)
         for name in ("running_mean", "running_var", "num_batches_tracked"):
             replacement.register_buffer(name, None)
-        _take_over_module_state(original, replacement)
         return replacement
 
     def forward(self, input: Tensor) -> Tensor:
