@@ -7,6 +7,9 @@
 //   backward_recompute/NCHW/TWO_PASS/...                      varnorm backward recomputing mean/rstd
 //   forward/NHWC/GROUPNORM/8x64x64x64/threads:1/real_time     GroupNorm as NCSN++ runs it: min(C/4, 32) groups,
 //                                                               mean subtracted, bias, correction 0 (AUTO)
+//   forward/NCHW/AUTO_AFTER_IDLE/4x2x257x256/threads:2/real_time   AUTO, each call timed alone after 2 ms of
+//   forward/NCHW/AUTO_AFTER_ARENA/4x2x257x256/threads:2/real_time  sleep (TBB's workers asleep), or right after
+//                                                               another task_arena's parallel work
 //   forward/NCHW/peer_naive/...   forward/NCHW/peer_onednn/...  peers
 //   copy/8x64x64x64/threads:1/real_time   read2write1/...      roofline baselines (no layout: flat arrays)
 //   read1/8x64x64x64/threads:1/real_time                        read-only sweep of x (floor of a two-sweep
@@ -32,10 +35,17 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <varnorm/varnorm.h>
+
+#if defined(VARNORM_BENCH_HAVE_TBB)
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#endif
 
 #include "baselines.hpp"
 #include "bench_common.hpp"
@@ -299,6 +309,58 @@ void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_al
   set_counters(state, r, s, baseline_time(r, t, threads), seconds);
 }
 
+#if defined(VARNORM_BENCH_HAVE_TBB)
+// What happens just before each timed call: a caller that was idle (TBB's workers have gone to sleep), or one
+// whose process has just run parallel work in another task_arena (a framework's thread pool).
+enum class Situation { after_idle, after_arena };
+
+const char* situation_name(Situation s) { return s == Situation::after_idle ? "AUTO_AFTER_IDLE" : "AUTO_AFTER_ARENA"; }
+
+// Shapes of the situation rows: the smallest call that runs parallel, a batch of spectrograms, an NCSN++ batch.
+const Shape4 kSituationShapes[] = {{1, 2, 257, 256}, {4, 2, 257, 256}, {8, 64, 64, 64}};
+
+// Another arena's parallel work: a 2-thread task_arena sweeping 4 MiB, as a framework's pool might.
+void other_arena_work() {
+  static tbb::task_arena arena(2);
+  static std::vector<float> data(std::size_t{1} << 20, 1.0f);
+  arena.execute([] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, data.size(), 4096), [](const tbb::blocked_range<std::size_t>& r) {
+      for (std::size_t i = r.begin(); i < r.end(); ++i) data[i] = data[i] * 0.5f + 1.0f;
+    });
+  });
+}
+
+// AUTO forward or backward (saved statistics), each call timed on its own after the situation is set up;
+// a fixed number of calls, since every one is preceded by 2 ms of sleep or another arena's work.
+void bench_situation(benchmark::State& state, Direction dir, Situation situation, Shape4 s, int threads) {
+  Tensors& t = tensors_for(s);
+  varnorm_desc d = varnorm_desc_make(s.n, s.c, s.h, s.w, VARNORM_LAYOUT_NCHW);
+  d.max_threads = threads;
+  varnorm_status status = varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get());
+  double seconds = 0.0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (situation == Situation::after_idle)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    else
+      other_arena_work();
+    state.ResumeTiming();
+    const Clock::time_point start = Clock::now();
+    status = dir == Direction::forward
+                 ? varnorm_forward(&d, t.x.get(), t.alpha.get(), nullptr, t.y.get(), t.mean.get(), t.rstd.get())
+                 : varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(), t.dx.get(),
+                                    t.dalpha.get(), nullptr);
+    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  if (status != VARNORM_OK) {
+    state.SkipWithError(varnorm_status_string(status));
+    return;
+  }
+  const Roofline r = roofline_of(dir);
+  set_counters(state, r, s, baseline_time(r, t, threads), seconds / static_cast<double>(state.iterations()));
+}
+#endif
+
 void bench_naive(benchmark::State& state, Direction dir, bool nhwc, Shape4 s) {
   Tensors& t = tensors_for(s);
   const float eps = 1e-5f;
@@ -387,6 +449,19 @@ void register_all() {
               [dir, s, k](benchmark::State& st) { bench_onednn(st, dir, s, k); });
     }
   }
+#if defined(VARNORM_BENCH_HAVE_TBB)
+  for (const Shape4& s : kSituationShapes)
+    for (int k : thread_list)
+      for (Direction dir : {Direction::forward, Direction::backward})
+        for (Situation situation : {Situation::after_idle, Situation::after_arena})
+          benchmark::RegisterBenchmark(
+              join_name({direction_name(dir), "NCHW", situation_name(situation), s.name(), threads_name(k)}).c_str(),
+              [dir, situation, s, k](benchmark::State& st) { bench_situation(st, dir, situation, s, k); })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond)
+              ->Iterations(40)
+              ->ComputeStatistics("min", minimum);
+#endif
 }
 
 }  // namespace
