@@ -157,6 +157,14 @@ struct elementwise_pass {
 
   template <int V, bool Partial, class Vectors>
   void rows(const row_run& run, Vectors at) noexcept {
+    if constexpr (ops::has_streaming_store && !Partial && std::is_same_v<Vectors, packed_vectors>) {
+      if (stream && streams_rows(run)) {
+        rows_elementwise<Op, V, false, true>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset,
+                                             run.step, run.rows, run.used, run.period, lanes_by_parameter, at);
+        ops::stream_fence();
+        return;
+      }
+    }
     rows_elementwise<Op, V, Partial, false>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset, run.step,
                                             run.rows, run.used, run.period, lanes_by_parameter, at);
   }
@@ -183,6 +191,15 @@ struct elementwise_pass {
       elementwise_partial_row<Op, decltype(v)::value>(shifted_inputs<Op::inputs>(in, offset).at, out + offset, floats,
                                                       g, lanes);
     });
+  }
+
+  // Channel sub-group rows (NHWC units of C > 64 channels) of full vectors, all aligned: every row starts on a
+  // vector boundary, so each vector is written with a non-temporal store.
+  bool streams_rows(const row_run& run) const noexcept {
+    constexpr std::uintptr_t kVectorBytes = W * sizeof(float);
+    return run.layout == lane_layout::channel_per_lane &&
+           reinterpret_cast<std::uintptr_t>(out + run.offset) % kVectorBytes == 0 &&
+           static_cast<std::uintptr_t>(run.step) * sizeof(float) % kVectorBytes == 0;
   }
 
   // A contiguous block with streaming stores. The positions before the first vector-aligned output row go

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "support/compare.hpp"
@@ -52,8 +53,10 @@ std::vector<float> forward_of(const varnorm_desc& d, const std::vector<float>& x
 TEST_CASE("forward with streaming stores gives the bits of regular stores, at every y alignment and in place",
           "[exec][streaming]") {
   // 3 samples of 512 x 1024 positions x 4 channels: x and y of 24 MiB each stream, one sample's (16 MiB in
-  // all) do not.
-  const std::int64_t samples = 3, c = 4, h = 512, w = 1024;
+  // all) do not. With 128 channels (8192 positions) NHWC rows hold two 64-channel units, streamed row by row.
+  const std::int64_t samples = 3;
+  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{1024}),
+                                  std::make_tuple(std::int64_t{128}, std::int64_t{64}, std::int64_t{128}));
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
   const std::vector<float> x = normal_floats(per_sample * samples, 7, 3.0f, 2.0f);
   std::vector<float> alpha(static_cast<std::size_t>(c)), beta(alpha.size());
@@ -65,7 +68,7 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
   for (const std::string& isa : supported_isas()) {
     isa_scope scope(isa);
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
-      CAPTURE(isa, layout);
+      CAPTURE(isa, layout, c);
       varnorm_desc large = varnorm_desc_make(samples, c, h, w, layout);
       large.max_threads = 1;
       varnorm_desc single = varnorm_desc_make(1, c, h, w, layout);
@@ -98,8 +101,11 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
 TEST_CASE("backward with streaming stores gives the bits of regular stores, at every dx alignment and in place",
           "[exec][streaming]") {
   // 6 samples of 512 x 512 positions x 4 channels: x, dy and dx of 24 MiB each stream; one sample's (12 MiB in
-  // all) do not. Per-sample affine: each sample's dalpha is its own, so it can be compared too.
-  const std::int64_t samples = 6, c = 4, h = 512, w = 512;
+  // all) do not. Per-sample affine: each sample's dalpha is its own, so it can be compared too. With 128
+  // channels (4096 positions) NHWC rows hold two 64-channel units, streamed row by row.
+  const std::int64_t samples = 6;
+  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{512}),
+                                  std::make_tuple(std::int64_t{128}, std::int64_t{64}, std::int64_t{64}));
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
   const std::vector<float> x = normal_floats(per_sample * samples, 8, 3.0f, 2.0f);
   const std::vector<float> dy = normal_floats(x.size(), 9, 0.0f, 2.0f);
@@ -110,6 +116,7 @@ TEST_CASE("backward with streaming stores gives the bits of regular stores, at e
     isa_scope scope(isa);
     for (varnorm_layout layout : {VARNORM_LAYOUT_NCHW, VARNORM_LAYOUT_NHWC}) {
       CAPTURE(isa, layout);
+      CAPTURE(c);
       varnorm_desc large = varnorm_desc_make(samples, c, h, w, layout);
       large.max_threads = 1;
       large.per_sample_affine = 1;
