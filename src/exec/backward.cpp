@@ -224,6 +224,41 @@ void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
     for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
 }
 
+// Whether units of one sample are walked two abreast: NHWC spans of one key over several tiles, where one after
+// the other each unit would stream the whole sample from memory for its sums and again for dx. Spans of at least
+// half of kMaxGroupChannels channels, so that each span is a block of reduce_span_blocks of its own.
+bool units_in_pairs(const work_plan& w, const problem& p) noexcept {
+  return p.layout == VARNORM_LAYOUT_NHWC && !w.group_planes && w.keys_per_span == 1 && w.tiles > 1 &&
+         2 * w.group_channels > kMaxGroupChannels;
+}
+
+// Units first and second (one key each, of the same sample) on one thread, tile by tile: the second finds the
+// rows the first brought into cache. Each unit gets run_unit's arithmetic in run_unit's order: the same bits.
+// Never inlined: the second unit's arrays stay off the stack of every other call.
+template <class EmitFirst, class EmitSecond>
+__attribute__((noinline)) void run_unit_pair(const backward_call& f, std::int64_t first, std::int64_t second,
+                                             EmitFirst& emit_first, EmitSecond& emit_second) noexcept {
+  const std::int64_t units[2] = {first, second};
+  unit_gradients ug[2];
+  for (int i = 0; i < 2; ++i) ug[i].start(f, units[i]);
+  const tile_block keys[2] = {tile_at(f.w, f.p, first, 0), tile_at(f.w, f.p, second, 0)};
+  key_sums sums[2] = {key_sums(keys[0].shape.channels), key_sums(keys[1].shape.channels)};
+  double dyx[kMaxGroupChannels], dy[kMaxGroupChannels];
+  for (std::int64_t t = 0; t < f.w.tiles; ++t) {
+    for (int i = 0; i < 2; ++i) {
+      tile_sums(f, units[i], t, ug[i].statistics, dyx, dy);
+      sums[i].add(keys[i].shape.channels, dyx, dy);
+    }
+  }
+  const std::int64_t sample = unit_at(f.w, first).sample;
+  emit_first(keys[0].key, ug[0].add_key(f, sample, keys[0], sums[0].dyx, sums[0].dy));
+  emit_second(keys[1].key, ug[1].add_key(f, sample, keys[1], sums[1].dyx, sums[1].dy));
+  for (int i = 0; i < 2; ++i) ug[i].finish(f.p);
+  if (f.b.dx != nullptr)
+    for (std::int64_t t = 0; t < f.w.tiles; ++t)
+      for (int i = 0; i < 2; ++i) apply_tile(f, units[i], t, ug[i]);
+}
+
 // dalpha / dbeta of a block of consecutive keys: per (sample, channel) with per-sample affine, else summed over the
 // batch in sample order, in double and rounded once (blocks of at most kMaxGroupChannels channels), or in float
 // in the outputs (blocks of one statistics group of more channels). Each key's terms must be added in sample
@@ -278,14 +313,14 @@ class block_gradients {
   double dbeta_[kMaxGroupChannels];
 };
 
-// dalpha / dbeta block by block: add_terms(g, first_span, end_span) adds the terms of the keys of spans
-// [first_span, end_span) to g, each key's in sample order; then g writes them. A block is as many whole spans
-// as kMaxGroupChannels channels hold, or one span.
+// dalpha / dbeta block by block, from span `from` on: add_terms(g, first_span, end_span) adds the terms of the
+// keys of spans [first_span, end_span) to g, each key's in sample order; then g writes them. A block is as many
+// whole spans as kMaxGroupChannels channels hold, or one span.
 template <class AddTerms>
-void reduce_span_blocks(const backward_call& f, AddTerms&& add_terms) noexcept {
+void reduce_span_blocks(const backward_call& f, AddTerms&& add_terms, std::int64_t from = 0) noexcept {
   const std::int64_t span_channels = f.w.keys_per_span * f.w.group_channels;
   const std::int64_t block = std::max<std::int64_t>(1, kMaxGroupChannels / span_channels);
-  for (std::int64_t first = 0; first < f.w.spans(); first += block) {
+  for (std::int64_t first = from; first < f.w.spans(); first += block) {
     const std::int64_t end = std::min(first + block, f.w.spans());
     block_gradients g(f, first * f.w.keys_per_span, (end - first) * f.w.keys_per_span);
     add_terms(g, first, end);
@@ -304,11 +339,19 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     };
   };
   if (!s.split_tiles) {
-    // Units in memory order (terms are summed per key afterwards, in sample order).
+    // Units in memory order (terms are summed per key afterwards, in sample order); with units_in_pairs,
+    // consecutive units of one sample two abreast.
+    const bool pairs = units_in_pairs(f.w, f.p);
     auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
-        run_unit(f, u, store(u));
+        if (pairs && i + 1 < end && i % f.w.spans() + 1 < f.w.spans()) {  // i + 1: the same sample's next unit
+          const std::int64_t next = unit_in_memory_order(f.w, ++i);
+          auto first = store(u), second = store(next);
+          run_unit_pair(f, u, next, first, second);
+        } else {
+          run_unit(f, u, store(u));
+        }
       }
     };
     parallel_for(units, 1, max_threads, body);
@@ -371,12 +414,30 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
   // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,
-  // and they are summed as they come, so no buffer is needed.
-  reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
-    for (std::int64_t sample = 0; sample < w.samples; ++sample)
-      for (std::int64_t span = first; span < end; ++span)
-        run_unit(f, span * w.samples + sample, [&](std::int64_t key, const key_terms& t) { g.add(key, sample, t); });
-  });
+  // and they are summed as they come, so no buffer is needed. With units_in_pairs, spans of one key each go two
+  // by two, each with its own block.
+  std::int64_t paired = 0;
+  if (units_in_pairs(w, p)) {
+    for (; paired + 1 < w.spans(); paired += 2) {
+      block_gradients first(f, paired, 1), second(f, paired + 1, 1);
+      for (std::int64_t sample = 0; sample < w.samples; ++sample) {
+        auto add_first = [&](std::int64_t key, const key_terms& t) { first.add(key, sample, t); };
+        auto add_second = [&](std::int64_t key, const key_terms& t) { second.add(key, sample, t); };
+        run_unit_pair(f, paired * w.samples + sample, (paired + 1) * w.samples + sample, add_first, add_second);
+      }
+      first.write();
+      second.write();
+    }
+  }
+  reduce_span_blocks(
+      f,
+      [&](block_gradients& g, std::int64_t first, std::int64_t end) {
+        for (std::int64_t sample = 0; sample < w.samples; ++sample)
+          for (std::int64_t span = first; span < end; ++span)
+            run_unit(f, span * w.samples + sample,
+                     [&](std::int64_t key, const key_terms& t) { g.add(key, sample, t); });
+      },
+      paired);
   return VARNORM_OK;
 }
 
