@@ -65,6 +65,16 @@ constexpr struct contiguous_walks {
   }
 } kContiguousWalks;
 
+// Planes of at most this many values go one to a lane, a group of NCHW planes or a plane alone: for the
+// statistics (lane_plane_moments), and for the gradient sums (lane_plane_grad_sums), whose lanes cost less to
+// combine, so that copying the planes pays only for the smallest.
+constexpr std::int64_t kLanePlaneMomentPositions = 64;
+constexpr std::int64_t kLanePlaneSumPositions = 16;
+constexpr std::int64_t kLanePlaneValues = 1024;  // a chunk of planes, copied: 4 KiB of stack per array
+bool takes_lane_planes(const block_shape& b, std::int64_t max_positions) noexcept {
+  return b.positions <= max_positions && (b.plane_stride != 0 || b.channels == 1);
+}
+
 bool walks_contiguously(block_shape b) noexcept {
   return b.stride == b.channels && b.channels <= kMaxGroupChannels &&
          kContiguousWalks.by_channels[b.channels].vectors > 0;

@@ -164,9 +164,40 @@ struct grad_sums_pass {
   float shift_of(int ch) const noexcept { return Shifted ? shift[ch] : 0.0f; }
 };
 
+// Planes of at most kLanePlaneSumPositions values, one to a lane, as lane_plane_moments takes them.
+template <bool Shifted>
+__attribute__((noinline)) void lane_plane_grad_sums(const input_element* x, const input_element* dy, const float* shift,
+                                                    const block_shape& b, double* sum_dyx, double* sum_dy) noexcept {
+  alignas(64) input_element x_planes[kLanePlaneValues], dy_planes[kLanePlaneValues];
+  const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / b.positions));
+  for (int first = 0; first < b.channels; first += per_chunk) {
+    const int count = std::min(b.channels - first, per_chunk);
+    for (std::int64_t p = 0; p < b.positions; ++p) {
+      for (int c = 0; c < count; ++c) {
+        const std::int64_t at = b.element(p, first + c);
+        x_planes[p * count + c] = x[at];
+        dy_planes[p * count + c] = dy[at];
+      }
+    }
+    grad_sums_pass<Shifted> pass;
+    pass.x = x_planes;
+    pass.dy = dy_planes;
+    pass.shift = Shifted ? shift + first : nullptr;
+    pass.sum_dyx = sum_dyx + first;
+    pass.sum_dy = sum_dy + first;
+    const block_shape chunk{b.positions, count, count, 0};
+    walk_subgroups(pass, chunk, 0, 0);
+    pass.finish(0, 0, count, b.positions, count);
+  }
+}
+
 template <bool Shifted>
 void block_grad_sums_of(const input_element* x, const input_element* dy, const float* shift, const block_shape& b,
                         double* sum_dyx, double* sum_dy) noexcept {
+  if (takes_lane_planes(b, kLanePlaneSumPositions)) {
+    lane_plane_grad_sums<Shifted>(x, dy, shift, b, sum_dyx, sum_dy);
+    return;
+  }
   grad_sums_pass<Shifted> pass;
   pass.x = x;
   pass.dy = dy;

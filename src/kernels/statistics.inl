@@ -289,8 +289,33 @@ struct statistics_pass {
   }
 };
 
+// Planes of at most kLanePlaneMomentPositions values (a group of small NCHW planes, or one such plane), a chunk at a
+// time: copied into a block with the planes as channels and walked one plane per lane, so that no plane's lanes
+// are combined in double (for a 16-value plane that costs more than its sums). Each plane's bits are its own.
+template <varnorm_algorithm Method>
+__attribute__((noinline)) void lane_plane_moments(const input_element* x, const block_shape& b,
+                                                  moments* out) noexcept {
+  alignas(64) input_element planes[kLanePlaneValues];
+  const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / b.positions));
+  for (int first = 0; first < b.channels; first += per_chunk) {
+    const int count = std::min(b.channels - first, per_chunk);
+    for (std::int64_t p = 0; p < b.positions; ++p)
+      for (int c = 0; c < count; ++c) planes[p * count + c] = x[b.element(p, first + c)];
+    statistics_pass<Method> pass;
+    pass.x = planes;
+    pass.out = out + first;
+    const block_shape chunk{b.positions, count, count, 0};
+    walk_subgroups(pass, chunk, 0, 0);
+    pass.finish(0, 0, count, b.positions, count);
+  }
+}
+
 template <varnorm_algorithm Method>
 void block_moments_for(const input_element* x, const block_shape& b, moments* out) noexcept {
+  if (takes_lane_planes(b, kLanePlaneMomentPositions)) {
+    lane_plane_moments<Method>(x, b, out);
+    return;
+  }
   statistics_pass<Method> pass;
   pass.x = x;
   pass.out = out;

@@ -45,6 +45,22 @@ void walk_rows(Pass& pass, const row_run& run) noexcept {
   pass.after(run);
 }
 
+// The channels of block b at `offset` (its channel 0 being the pass's channel `first`) in sub-groups of up to
+// kMaxLanes, one position per row: lane l of vector v holds channel v * W + l, so each channel's values pass
+// through one lane, whatever the sub-group's width.
+template <class Pass>
+void walk_subgroups(Pass& pass, const block_shape& b, std::int64_t offset, int first) noexcept {
+  for (int sub = 0; sub < b.channels; sub += kMaxLanes) {
+    const int count = std::min(b.channels - sub, kMaxLanes);
+    const row_geometry g = subgroup_geometry(b, count);
+    const row_run run{
+        lane_layout::channel_per_lane, offset + sub, g.step, b.positions, g.vectors, g.period, g.used_lanes,
+        first + sub, count};
+    pass.lanes(run);
+    walk_rows(pass, run);
+  }
+}
+
 // A block whose channels are interleaved (stride == channels or channel sub-groups), at `offset`, its channel 0
 // being the pass's channel `first`.
 template <class Pass>
@@ -63,21 +79,7 @@ void walk_interleaved(Pass& pass, const block_shape& b, std::int64_t offset, int
     const std::int64_t done = rows * g.positions;
     if (done < b.positions) pass.tail(offset + done * b.stride, first, b.channels, b.positions - done, b.stride, g);
   } else {
-    for (int sub = 0; sub < b.channels; sub += kMaxLanes) {
-      const int count = std::min(b.channels - sub, kMaxLanes);
-      const row_geometry g = subgroup_geometry(b, count);
-      const row_run run{lane_layout::channel_per_lane,
-                        offset + sub,
-                        g.step,
-                        b.positions,
-                        g.vectors,
-                        g.period,
-                        g.used_lanes,
-                        first + sub,
-                        count};
-      pass.lanes(run);
-      walk_rows(pass, run);
-    }
+    walk_subgroups(pass, b, offset, first);
   }
   pass.finish(offset, first, b.channels, b.positions, b.stride);
 }
