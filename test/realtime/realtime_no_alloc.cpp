@@ -274,6 +274,9 @@ std::vector<dataset> make_datasets() {
   out.back().modes.insert(out.back().modes.end(), {{1, true}, {1, false}});
   out.push_back(make_dataset(2, 17, 8, 8, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 8));  // groups of small planes
   out.back().modes.insert(out.back().modes.end(), {{1, true}, {17, true}});
+  // Planes of 16 values: one plane per lane in the statistics and in the gradient sums.
+  out.push_back(make_dataset(2, 20, 4, 4, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 13));
+  out.back().modes.insert(out.back().modes.end(), {{5, true}, {1, true}});
   out.push_back(make_dataset(1, 16, 64, 64, VARNORM_LAYOUT_NCHW, {1, 0, 8}, 3));
   out.back().modes.insert(out.back().modes.end(), {{4, true}, {1, false}});
   out.push_back(make_dataset(2, 80, 20, 20, VARNORM_LAYOUT_NHWC, {1, 0, 8}, 4));
