@@ -324,9 +324,10 @@ void other_arena_work() {
   static tbb::task_arena arena(2);
   static std::vector<float> data(std::size_t{1} << 20, 1.0f);
   arena.execute([] {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, data.size(), 4096), [](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t i = r.begin(); i < r.end(); ++i) data[i] = data[i] * 0.5f + 1.0f;
-    });
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, data.size(), 4096),
+                      [](const tbb::blocked_range<std::size_t>& r) {
+                        for (std::size_t i = r.begin(); i < r.end(); ++i) data[i] = data[i] * 0.5f + 1.0f;
+                      });
   });
 }
 

@@ -159,8 +159,8 @@ struct elementwise_pass {
   void rows(const row_run& run, Vectors at) noexcept {
     if constexpr (ops::has_streaming_store && !Partial && std::is_same_v<Vectors, packed_vectors>) {
       if (stream && streams_rows(run)) {
-        rows_elementwise<Op, V, false, true>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset,
-                                             run.step, run.rows, run.used, run.period, lanes_by_parameter, at);
+        rows_elementwise<Op, V, false, true>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset, run.step,
+                                             run.rows, run.used, run.period, lanes_by_parameter, at);
         ops::stream_fence();
         return;
       }

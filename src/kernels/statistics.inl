@@ -293,8 +293,7 @@ struct statistics_pass {
 // time: copied into a block with the planes as channels and walked one plane per lane, so that no plane's lanes
 // are combined in double (for a 16-value plane that costs more than its sums). Each plane's bits are its own.
 template <varnorm_algorithm Method>
-__attribute__((noinline)) void lane_plane_moments(const input_element* x, const block_shape& b,
-                                                  moments* out) noexcept {
+__attribute__((noinline)) void lane_plane_moments(const input_element* x, const block_shape& b, moments* out) noexcept {
   alignas(64) input_element planes[kLanePlaneValues];
   const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / b.positions));
   for (int first = 0; first < b.channels; first += per_chunk) {

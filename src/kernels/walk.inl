@@ -53,9 +53,15 @@ void walk_subgroups(Pass& pass, const block_shape& b, std::int64_t offset, int f
   for (int sub = 0; sub < b.channels; sub += kMaxLanes) {
     const int count = std::min(b.channels - sub, kMaxLanes);
     const row_geometry g = subgroup_geometry(b, count);
-    const row_run run{
-        lane_layout::channel_per_lane, offset + sub, g.step, b.positions, g.vectors, g.period, g.used_lanes,
-        first + sub, count};
+    const row_run run{lane_layout::channel_per_lane,
+                      offset + sub,
+                      g.step,
+                      b.positions,
+                      g.vectors,
+                      g.period,
+                      g.used_lanes,
+                      first + sub,
+                      count};
     pass.lanes(run);
     walk_rows(pass, run);
   }
