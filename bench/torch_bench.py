@@ -23,6 +23,8 @@ variance. It also prints each side's cost of a call on one 8x8 plane, which is a
 --gn32: the modules of NCSN++ itself, torch.nn.GroupNorm(32, C) against varnorm_torch.GroupNorm(32, C) (same
 weight and bias, eps 1e-5, same tensors), on N in {1, 8}, C in {128, 256}, planes 256x256 down to 4x4, NCHW and
 channels_last, measured in alternating rounds as --group-norm. fwd+bwd takes the gradients of x, weight and bias.
+Beside each shape, the two-sweep floor: x.sum() plus a copy of x, the least a forward costs that reads x twice
+and cannot keep it in cache between the sweeps.
 """
 import argparse
 import datetime
