@@ -91,14 +91,13 @@ __attribute__((noinline)) void unit_statistics(const backward_call& f, std::int6
       },
       measure, total);
   const bool saved = f.b.mean != nullptr;
-  for (int g = 0; g < groups.count; ++g) {
-    const plane_statistics st = finalize_statistics(total[g], f.p);
+  finalize_statistics(f.k, f.p, total, groups.count, [&](int g, const plane_statistics& st) {
     if (!saved) {
       s.mean[g] = st.mean;
       s.rstd[g] = st.rstd;
     }
     s.mean_error[g] = st.mean_exact - static_cast<double>(s.mean[g]);
-  }
+  });
   if (!saved) classify_offsets(f.p, s);
 }
 

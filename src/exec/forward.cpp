@@ -40,14 +40,13 @@ unit_statistics statistics_of(const forward_call& f, std::int64_t u, const momen
   const std::int64_t sample = unit_at(f.w, u).sample;
   unit_statistics s;
   s.first_group = groups.first;
-  for (int g = 0; g < groups.count; ++g) {
-    const plane_statistics st = finalize_statistics(total[g], f.p);
+  finalize_statistics(f.k, f.p, total, groups.count, [&](int g, const plane_statistics& st) {
     const std::int64_t stat = sample * f.p.groups + groups.first + g;
     if (f.b.mean != nullptr) f.b.mean[stat] = st.mean;
     if (f.b.rstd != nullptr) f.b.rstd[stat] = st.rstd;
     s.rstd[g] = st.rstd_exact;
     s.mean[g] = st.mean_exact;
-  }
+  });
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/types.hpp"
+#include "kernels/kernel_table.hpp"
 #include "plan/work_plan.hpp"
 
 namespace varnorm::detail {
@@ -16,17 +17,23 @@ struct plane_statistics {
   double mean_exact;  // accurate to roundoff times the deviation: what the output subtracts (centring)
 };
 
-// var = M2 / (M - correction), rstd = 1 / sqrt(var + eps), in double with exact sqrt and divide, rounded
-// once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output
-// of that group is NaN (as in PyTorch) and nothing leaks into other groups.
-inline plane_statistics finalize_statistics(const moments& m, const problem& p) noexcept {
-  if (!std::isfinite(m.mean) || !std::isfinite(m.m2)) {
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    return {nan, nan, static_cast<double>(nan), static_cast<double>(nan)};
+// The statistics of `count` groups from their moments: var = M2 / (M - correction), rstd = 1 / sqrt(var + eps),
+// in double with exact sqrt and divide (the kernel set's rstd_of, a vector of groups at a time), rounded once. A
+// group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that group
+// is NaN (as in PyTorch) and nothing leaks into other groups.
+template <class Out>
+void finalize_statistics(const kernel_table& k, const problem& p, const moments* m, int count, Out&& out) noexcept {
+  double rstd[kMaxGroupChannels];
+  k.rstd_of(m, count, static_cast<double>(p.channels_per_group * p.m - p.correction), static_cast<double>(p.eps), rstd);
+  for (int g = 0; g < count; ++g) {
+    if (!std::isfinite(m[g].mean) || !std::isfinite(m[g].m2)) {
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      out(g, plane_statistics{nan, nan, static_cast<double>(nan), static_cast<double>(nan)});
+    } else {
+      out(g,
+          plane_statistics{static_cast<float>(reported_mean(m[g])), static_cast<float>(rstd[g]), rstd[g], m[g].mean});
+    }
   }
-  const double var = m.m2 / (m.count - static_cast<double>(p.correction));
-  const double rstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
-  return {static_cast<float>(reported_mean(m)), static_cast<float>(rstd), rstd, m.mean};
 }
 
 }  // namespace varnorm::detail

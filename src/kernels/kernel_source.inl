@@ -35,8 +35,8 @@ namespace {
 #include "kernels/gradients.inl"
 // clang-format on
 
-constexpr kernel_table kTable = {largest_row_sharing_plane(), block_moments, block_scale, block_grad_sums,
-                                 block_grad_apply};
+constexpr kernel_table kTable = {
+    largest_row_sharing_plane(), block_moments, rstd_of, block_scale, block_grad_sums, block_grad_apply};
 
 }  // namespace
 

@@ -19,6 +19,9 @@ struct kernel_table {
   // non-finite input gives non-finite moments.
   void (*block_moments)(const input_element* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
+  // rstd[i] = 1 / sqrt(m[i].m2 / dof + eps) for i < count, in double, each operation correctly rounded.
+  void (*rstd_of)(const moments* m, int count, double dof, double eps, double* rstd) noexcept;
+
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL); with center (then shift is given too):
   // y = (x - center[ch]) * scale[ch] + shift[ch]. y may equal x. `stream`: y will not stay in cache, write it
   // with non-temporal stores where the ISA has them (same values either way).

@@ -328,3 +328,16 @@ void block_moments(const input_element* x, block_shape b, varnorm_algorithm algo
     default: block_moments_for<VARNORM_ALGORITHM_TWO_PASS>(x, b, out); break;
   }
 }
+
+// A vector of groups at a time; vector divides and square roots round exactly as scalar ones do.
+void rstd_of(const moments* m, int count, double dof, double eps, double* rstd) noexcept {
+  constexpr int D = ops::double_width;
+  int i = 0;
+  for (; i + D <= count; i += D) {
+    alignas(64) double m2[D];
+    for (int l = 0; l < D; ++l) m2[l] = m[i + l].m2;
+    const auto var = ops::load(m2) / ops::splat(dof);
+    ops::store(rstd + i, ops::splat(1.0) / ops::sqrt(var + ops::splat(eps)));
+  }
+  for (; i < count; ++i) rstd[i] = 1.0 / std::sqrt(m[i].m2 / dof + eps);
+}

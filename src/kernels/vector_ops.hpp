@@ -2,6 +2,7 @@
 // floats (the portable "scalar" kernel set). Each kernel translation unit picks one `kernel_arch`.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -19,7 +20,9 @@ struct vector_ops;
 template <>
 struct vector_ops<scalar_arch> {
   using vec = float;
+  using dvec = double;  // doubles, for finishing statistics
   static constexpr int width = 1;
+  static constexpr int double_width = 1;
   static vec load(const float* p) noexcept { return *p; }
   static void store(float* p, vec v) noexcept { *p = v; }
   static vec splat(float v) noexcept { return v; }
@@ -28,13 +31,19 @@ struct vector_ops<scalar_arch> {
   static constexpr bool has_streaming_store = false;
   static void stream(float* p, vec v) noexcept { *p = v; }
   static void stream_fence() noexcept {}
+  static dvec load(const double* p) noexcept { return *p; }
+  static void store(double* p, dvec v) noexcept { *p = v; }
+  static dvec splat(double v) noexcept { return v; }
+  static dvec sqrt(dvec v) noexcept { return std::sqrt(v); }
 };
 
 #ifndef VARNORM_KERNEL_SCALAR
 template <class Arch>
 struct vector_ops {
   using vec = xsimd::batch<float, Arch>;
+  using dvec = xsimd::batch<double, Arch>;  // doubles, for finishing statistics
   static constexpr int width = static_cast<int>(vec::size);
+  static constexpr int double_width = static_cast<int>(dvec::size);
 #if XSIMD_WITH_AVX512F
   static constexpr bool is_avx512 = std::is_base_of<xsimd::avx512f, Arch>::value;
 #else
@@ -48,6 +57,17 @@ struct vector_ops {
   static vec load(const float* p) noexcept { return vec::load_unaligned(p); }
   static void store(float* p, vec v) noexcept { v.store_unaligned(p); }
   static vec splat(float v) noexcept { return vec(v); }
+  static dvec load(const double* p) noexcept { return dvec::load_unaligned(p); }
+  static void store(double* p, dvec v) noexcept { v.store_unaligned(p); }
+  static dvec splat(double v) noexcept { return dvec(v); }
+  // Correctly rounded, as the scalar sqrt and divide are: the same bits either way.
+  static dvec sqrt(dvec v) noexcept {
+#if XSIMD_WITH_AVX512F
+    // _mm512_sqrt_pd (xsimd's) starts from _mm512_undefined_pd, which GCC 12 reports as maybe uninitialized.
+    if constexpr (is_avx512) return dvec(_mm512_maskz_sqrt_pd(0xFF, v));
+#endif
+    return xsimd::sqrt(v);
+  }
   static vec fma(vec a, vec b, vec c) noexcept {
 #if XSIMD_WITH_AVX512F
     // xsimd 8.1 has no AVX-512 fma kernel and falls back to a * b + c (two roundings, two instructions).
