@@ -344,7 +344,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
       for (std::int64_t i = begin; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
-        if (pairs && i + 1 < end && i % f.w.spans() + 1 < f.w.spans()) {  // i + 1: the same sample's next unit
+        if (pairs && next_in_sample(f.w, i, end)) {
           const std::int64_t next = unit_in_memory_order(f.w, ++i);
           auto first = store(u), second = store(next);
           run_unit_pair(f, u, next, first, second);

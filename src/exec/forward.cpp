@@ -145,9 +145,8 @@ void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t secon
 // Units [begin, end) in memory order; NHWC units of one sample that span several tiles go in pairs.
 void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noexcept {
   const bool pairs = f.p.layout == VARNORM_LAYOUT_NHWC && !f.w.group_planes && f.w.unit_tiles() > 1;
-  const std::int64_t spans = f.w.spans();
   for (std::int64_t i = begin; i < end; ++i) {
-    if (pairs && i + 1 < end && i % spans + 1 < spans) {  // i + 1 is the next unit of the same sample
+    if (pairs && next_in_sample(f.w, i, end)) {
       run_unit_pair(f, unit_in_memory_order(f.w, i), unit_in_memory_order(f.w, i + 1));
       ++i;
     } else {

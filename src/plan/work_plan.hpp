@@ -79,6 +79,11 @@ inline std::int64_t unit_in_memory_order(const work_plan& w, std::int64_t i) noe
   return (i % spans) * w.samples + i / spans;
 }
 
+// Whether the unit after the i-th in memory order, if before `end`, is the next unit of the same sample.
+inline bool next_in_sample(const work_plan& w, std::int64_t i, std::int64_t end) noexcept {
+  return i + 1 < end && i % w.spans() + 1 < w.spans();
+}
+
 // The statistics groups of unit u: groups [first, first + count) of its sample.
 struct unit_groups {
   std::int64_t first;
