@@ -1,5 +1,5 @@
 // Exact statistics and sums in double precision (part of kernel_source.inl): for the positions after a block's
-// last whole row, and for channels whose float results cannot stand.
+// last whole row, and for channels whose float results cannot stand; and the sum of a vector's lanes.
 
 // An input value in double: exact for every input type.
 double exact_value(const input_element* x, std::int64_t i) noexcept { return static_cast<double>(x[i]); }
@@ -48,4 +48,12 @@ void exact_grad_sums(const input_element* x, const input_element* dy, float shif
   }
   *sum_dyx = a;
   *sum_dy = b;
+}
+
+// The W lanes at `lanes`, widened to double and added a vector at a time, then as a tree (the kernel set's
+// order): one plane's partial sums in plane_per_vector runs and single-channel contiguous runs.
+double lane_total(const float* lanes) noexcept {
+  ops::dvec total = ops::load_widened(lanes);
+  for (int j = ops::double_width; j < W; j += ops::double_width) total = total + ops::load_widened(lanes + j);
+  return ops::reduce_add(total);
 }

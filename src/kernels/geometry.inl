@@ -68,7 +68,7 @@ constexpr struct contiguous_walks {
 // Planes of at most this many values go one to a lane, a group of NCHW planes or a plane alone: for the
 // statistics (lane_plane_moments), and for the gradient sums (lane_plane_grad_sums), whose lanes cost less to
 // combine, so that copying the planes pays only for the smallest.
-constexpr std::int64_t kLanePlaneMomentPositions = 64;
+constexpr std::int64_t kLanePlaneMomentPositions = 32;
 constexpr std::int64_t kLanePlaneSumPositions = 16;
 constexpr std::int64_t kLanePlaneValues = 1024;  // a chunk of planes, copied: 4 KiB of stack per array
 bool takes_lane_planes(const block_shape& b, std::int64_t max_positions) noexcept {

@@ -76,6 +76,15 @@ __attribute__((noinline)) void rows_grad_sums(const input_element* x, const inpu
   }
 }
 
+// Planes [0, planes) of W adjacent lanes each: their lane totals (lane_total). Never inlined, as combine_lanes.
+__attribute__((noinline)) void plane_lane_totals(const float* lane_dyx, const float* lane_dy, int planes,
+                                                 double* sum_dyx, double* sum_dy) noexcept {
+  for (int plane = 0; plane < planes; ++plane) {
+    sum_dyx[plane] = lane_total(lane_dyx + plane * W);
+    sum_dy[plane] = lane_total(lane_dy + plane * W);
+  }
+}
+
 // The gradient-sum pass of walk_block: sum_dyx[ch] = sum(dy * (x - shift[ch])) (shift NULL: 0), sum_dy[ch] =
 // sum(dy).
 template <bool Shifted>
@@ -108,6 +117,10 @@ struct grad_sums_pass {
   void after(const row_run& run) noexcept {
     switch (run.layout) {
       case lane_layout::channel_cycle:
+        if (run.channels == 1) {  // one vector of lanes (period 1)
+          plane_lane_totals(lane_dyx, lane_dy, 1, sum_dyx + run.first, sum_dy + run.first);
+          break;
+        }
         for (int ch = 0; ch < run.channels; ++ch) {
           double dyx = 0.0, dy_sum = 0.0;
           for (int l = ch; l < run.period * W; l += run.channels) {
@@ -125,15 +138,7 @@ struct grad_sums_pass {
         }
         break;
       case lane_layout::plane_per_vector:
-        for (int v = 0; v < run.channels; ++v) {
-          double dyx = 0.0, dy_sum = 0.0;
-          for (int l = v * W; l < (v + 1) * W; ++l) {
-            dyx += static_cast<double>(lane_dyx[l]);
-            dy_sum += static_cast<double>(lane_dy[l]);
-          }
-          sum_dyx[run.first + v] = dyx;
-          sum_dy[run.first + v] = dy_sum;
-        }
+        plane_lane_totals(lane_dyx, lane_dy, run.channels, sum_dyx + run.first, sum_dy + run.first);
         break;
     }
   }

@@ -228,6 +228,39 @@ __attribute__((noinline)) void combine_lanes(const float* lane_shift, const floa
   }
 }
 
+// Planes [0, planes) of W adjacent lanes each (plane p in lanes [p * W, (p + 1) * W)), combined as combine_lanes
+// does, in double, but a vector of lanes at a time and added as a tree (lane_total's order). Never inlined, as
+// combine_lanes.
+__attribute__((noinline)) void combine_plane_lanes(const float* lane_shift, const float* lane_mean,
+                                                   const float* lane_m2, const float* lane_sum, int planes,
+                                                   double count, moments* out) noexcept {
+  using dvec = ops::dvec;
+  constexpr int D = ops::double_width;
+  for (int plane = 0; plane < planes; ++plane) {
+    const int first = plane * W;
+    dvec lane_means[W / D];
+    dvec mean_sum = ops::splat(0.0);
+    for (int j = 0; j < W / D; ++j) {
+      lane_means[j] = ops::load_widened(lane_shift + first + j * D) + ops::load_widened(lane_mean + first + j * D);
+      mean_sum = j == 0 ? lane_means[0] : mean_sum + lane_means[j];
+    }
+    const double mean_of_lanes = ops::reduce_add(mean_sum) / static_cast<double>(W);
+    const dvec center = ops::splat(mean_of_lanes), weight = ops::splat(count);
+    dvec m2 = ops::splat(0.0);
+    for (int j = 0; j < W / D; ++j) {
+      const dvec d = lane_means[j] - center;
+      const dvec term = ops::load_widened(lane_m2 + first + j * D) + weight * d * d;
+      m2 = j == 0 ? term : m2 + term;
+    }
+    moments m;
+    m.count = count * static_cast<double>(W);
+    m.mean = mean_of_lanes;
+    m.m2 = ops::reduce_add(m2);
+    m.sum = lane_total(lane_sum + first);
+    out[plane] = m;
+  }
+}
+
 // The statistics pass of walk_block: out[ch] = moments of channel ch.
 template <varnorm_algorithm Method>
 struct statistics_pass {
@@ -252,6 +285,10 @@ struct statistics_pass {
     const double per_lane = static_cast<double>(run.rows) * static_cast<double>(run.vectors / run.period);
     switch (run.layout) {
       case lane_layout::channel_cycle:  // lane l holds channel l % channels
+        if (run.channels == 1) {        // one vector of lanes (period 1)
+          combine_plane_lanes(lane_shift, lane_mean, lane_m2, lane_sum, 1, per_lane, out + run.first);
+          break;
+        }
         combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.channels, run.period * W / run.channels, 1,
                       run.channels, per_lane, out + run.first);
         break;
@@ -266,7 +303,7 @@ struct statistics_pass {
         }
         break;
       case lane_layout::plane_per_vector:  // lanes [v * W, (v + 1) * W) hold plane v
-        combine_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.channels, W, W, 1, per_lane, out + run.first);
+        combine_plane_lanes(lane_shift, lane_mean, lane_m2, lane_sum, run.channels, per_lane, out + run.first);
         break;
     }
   }

@@ -35,6 +35,8 @@ struct vector_ops<scalar_arch> {
   static void store(double* p, dvec v) noexcept { *p = v; }
   static dvec splat(double v) noexcept { return v; }
   static dvec sqrt(dvec v) noexcept { return std::sqrt(v); }
+  static dvec load_widened(const float* p) noexcept { return *p; }
+  static double reduce_add(dvec v) noexcept { return v; }
 };
 
 #ifndef VARNORM_KERNEL_SCALAR
@@ -60,6 +62,21 @@ struct vector_ops {
   static dvec load(const double* p) noexcept { return dvec::load_unaligned(p); }
   static void store(double* p, dvec v) noexcept { v.store_unaligned(p); }
   static dvec splat(double v) noexcept { return dvec(v); }
+  // double_width floats, each widened to double (exactly).
+  static dvec load_widened(const float* p) noexcept { return xsimd::load_as<double, Arch>(p, xsimd::unaligned_mode{}); }
+  // The sum of the lanes, as a tree in the order xsimd's hadd takes them on this architecture.
+  static double reduce_add(dvec v) noexcept {
+#if XSIMD_WITH_AVX512F
+    // xsimd's AVX-512 hadd extracts the high half from _mm512_undefined_pd (GCC 12: maybe uninitialized).
+    if constexpr (is_avx512) {
+      const __m256d zero = _mm256_setzero_pd();
+      const __m256d halves =
+          _mm256_add_pd(_mm512_mask_extractf64x4_pd(zero, 0xF, v, 1), _mm512_mask_extractf64x4_pd(zero, 0xF, v, 0));
+      return xsimd::hadd(xsimd::batch<double, xsimd::avx2>(halves));
+    }
+#endif
+    return xsimd::hadd(v);
+  }
   // Correctly rounded, as the scalar sqrt and divide are: the same bits either way.
   static dvec sqrt(dvec v) noexcept {
 #if XSIMD_WITH_AVX512F
