@@ -37,9 +37,19 @@ if cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release
      >"$root/build/release.configure.log" 2>&1 && cmake --build "$root/build/release" -j "$jobs"; then
   # --errors-for-leak-kinds=definite: TBB's worker threads keep their thread-local blocks until process
   # exit ("possibly lost" at exit), which is not a leak of varnorm's (README.md here).
-  VARNORM_TEST_ISAS=scalar,sse2,avx2 valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
-    --errors-for-leak-kinds=definite --show-leak-kinds=definite -q \
-    "$root/build/release/test/varnorm_tests" ${VARNORM_VALGRIND_TESTS:-} || status=1
+  valgrind_kernel_set() {  # kernel set; its output goes to build/valgrind-<set>.log
+    VARNORM_TEST_ISAS=$1 valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+      --errors-for-leak-kinds=definite --show-leak-kinds=definite -q \
+      "$root/build/release/test/varnorm_tests" ${VARNORM_VALGRIND_TESTS:-} >"$root/build/valgrind-$1.log" 2>&1
+  }
+  export -f valgrind_kernel_set
+  export root
+  # One valgrind per kernel set, $jobs at a time (each runs on one core), the longest (avx2) first.
+  printf '%s\n' avx2 scalar sse2 | xargs -P "$jobs" -I{} bash -c 'valgrind_kernel_set {}' || status=1
+  for set in avx2 scalar sse2; do
+    echo "[valgrind $set]"
+    cat "$root/build/valgrind-$set.log"
+  done
 else
   status=1
 fi
