@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libxsimd-dev libtbb-dev catch2 libbenchmark-dev libdnnl-dev python3-matplotlib
   g++-aarch64-linux-gnu qemu-user
   clang-14 libclang-rt-14-dev clang-format-14 valgrind

@@ -11,6 +11,12 @@ jobs=${VARNORM_JOBS:-$(nproc)}
 
 bash .ci/install-deps.sh || { echo "dependency installation failed"; exit 1; }
 
+# The stages build the library many times (with and without TBB, installed, as a subproject) from the same
+# compile commands: each is compiled once per run and reused (ccache, in build/ccache). Build folders already
+# configured keep what they were configured with.
+export CCACHE_DIR="$root/build/ccache" CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=2G
+export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+
 configure_build_test() {  # name, cmake args...
   local name=$1; shift
   local dir="$root/build/$name"
