@@ -67,7 +67,8 @@ struct vector_ops {
   // The sum of the lanes, as a tree in the order xsimd's hadd takes them on this architecture.
   static double reduce_add(dvec v) noexcept {
 #if XSIMD_WITH_AVX512F
-    // xsimd's AVX-512 hadd extracts the high half from _mm512_undefined_pd (GCC 12: maybe uninitialized).
+    // xsimd's AVX-512 hadd calls _mm512_extractf64x4_pd, which GCC 12 defines over _mm512_undefined_pd and then
+    // reports as maybe uninitialized; masked extracts take their inactive lanes from an operand.
     if constexpr (is_avx512) {
       const __m256d zero = _mm256_setzero_pd();
       const __m256d halves =
