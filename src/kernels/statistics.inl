@@ -239,19 +239,18 @@ __attribute__((noinline)) void combine_plane_lanes(const float* lane_shift, cons
   for (int plane = 0; plane < planes; ++plane) {
     const int first = plane * W;
     dvec lane_means[W / D];
-    dvec mean_sum = ops::splat(0.0);
-    for (int j = 0; j < W / D; ++j) {
+    for (int j = 0; j < W / D; ++j)
       lane_means[j] = ops::load_widened(lane_shift + first + j * D) + ops::load_widened(lane_mean + first + j * D);
-      mean_sum = j == 0 ? lane_means[0] : mean_sum + lane_means[j];
-    }
+    dvec mean_sum = lane_means[0];
+    for (int j = 1; j < W / D; ++j) mean_sum = mean_sum + lane_means[j];
     const double mean_of_lanes = ops::reduce_add(mean_sum) / static_cast<double>(W);
     const dvec center = ops::splat(mean_of_lanes), weight = ops::splat(count);
-    dvec m2 = ops::splat(0.0);
-    for (int j = 0; j < W / D; ++j) {
+    auto m2_term = [&](int j) {
       const dvec d = lane_means[j] - center;
-      const dvec term = ops::load_widened(lane_m2 + first + j * D) + weight * d * d;
-      m2 = j == 0 ? term : m2 + term;
-    }
+      return ops::load_widened(lane_m2 + first + j * D) + weight * d * d;
+    };
+    dvec m2 = m2_term(0);
+    for (int j = 1; j < W / D; ++j) m2 = m2 + m2_term(j);
     moments m;
     m.count = count * static_cast<double>(W);
     m.mean = mean_of_lanes;
