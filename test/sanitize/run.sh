@@ -48,8 +48,9 @@ if cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release
   export -f valgrind_kernel_set
   export root
   # One valgrind per kernel set, $jobs at a time (each runs on one core), the longest (avx2) first.
-  printf '%s\n' avx2 scalar sse2 | xargs -P "$jobs" -I{} bash -c 'valgrind_kernel_set {}' || status=1
-  for set in avx2 scalar sse2; do
+  kernel_sets=(avx2 scalar sse2)
+  printf '%s\n' "${kernel_sets[@]}" | xargs -P "$jobs" -I{} bash -c 'valgrind_kernel_set {}' || status=1
+  for set in "${kernel_sets[@]}"; do
     echo "[valgrind $set]"
     cat "$root/build/valgrind-$set.log"
   done
