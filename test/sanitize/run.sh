@@ -12,7 +12,7 @@ mkdir -p "$root/build"  # the configure logs lie next to the build folders, whic
 
 configure_build() {  # dir, cmake args...
   local dir=$1; shift
-  # -g1: line tables only, enough for the sanitizers' stack traces; full -g made the build a quarter slower.
+  # -g1: line tables only, which the sanitizers' stack traces need; full -g costs build time for no more.
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
     -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF "$@" >"$dir.configure.log" 2>&1 ||
