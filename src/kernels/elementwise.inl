@@ -232,9 +232,95 @@ struct elementwise_pass {
   }
 };
 
+// A group of planes laid back to back whose length is not a multiple of W, walked as one span of vectors instead
+// of plane by plane: a plane walked alone ends in a zero-padded partial vector, which for small planes cost more
+// than all their whole vectors. A vector's lanes take their planes' parameters, switched at the plane boundaries
+// it crosses; every element gets the arithmetic it gets in the walk, so the bits are the same.
+bool walks_plane_span(const block_shape& b) noexcept {
+  return b.plane_stride != 0 && b.plane_stride == b.positions && b.positions % W != 0;
+}
+
+// Per-plane parameters of a span; an absent one reads a zero (stride 0).
+struct span_parameters {
+  static constexpr float kAbsent = 0.0f;
+  const float* base[kMaxParams];
+  std::int64_t stride[kMaxParams];
+  span_parameters(const float* const* params, int count) noexcept {
+    for (int i = 0; i < count; ++i) {
+      base[i] = params[i] != nullptr ? params[i] : &kAbsent;
+      stride[i] = params[i] != nullptr ? 1 : 0;
+    }
+  }
+  float of(int parameter, std::int64_t plane) const noexcept { return base[parameter][plane * stride[parameter]]; }
+};
+
+// The parameter vectors of the W elements from `at` (in plane `plane`) of a span of planes of `positions` values
+// that ends at `end`: lane l takes the value of element at + l's plane. Inlined: called per vector.
+template <class Op>
+__attribute__((always_inline)) inline void span_vector_parameters(const span_parameters& sp, std::int64_t at,
+                                                                  std::int64_t plane, std::int64_t positions,
+                                                                  std::int64_t end, vec* p) noexcept {
+  for (int i = 0; i < Op::params; ++i) p[i] = ops::splat(sp.of(i, plane));
+  const std::int64_t last = std::min<std::int64_t>(at + W, end);
+  for (std::int64_t boundary = (plane + 1) * positions; boundary < last; boundary += positions) {
+    ++plane;
+    const int before = static_cast<int>(boundary - at);
+    for (int i = 0; i < Op::params; ++i) p[i] = ops::first_lanes(before, p[i], ops::splat(sp.of(i, plane)));
+  }
+}
+
+// `floats` (< W) elements of a span from `at`, as one zero-padded vector.
+template <class Op>
+void span_partial_vector(const input_element* const* in, float* out, std::int64_t at, std::int64_t floats,
+                         const span_parameters& sp, std::int64_t plane, std::int64_t positions,
+                         std::int64_t end) noexcept {
+  vec p[Op::params];
+  span_vector_parameters<Op>(sp, at, plane, positions, end, p);
+  vec values[Op::inputs];
+  for (int i = 0; i < Op::inputs; ++i) values[i] = load_row_vector<1, true>(in[i] + at, 0, static_cast<int>(floats));
+  store_row_vector<1, true>(out + at, 0, static_cast<int>(floats), Op::apply(values, p));
+}
+
+// The planes of block b (walks_plane_span) as one span: the elements before the first vector-aligned output,
+// whole vectors (non-temporal when `stream`), and what is left.
+template <class Op>
+void plane_span_elementwise(const input_element* const* in, float* out, const block_shape& b,
+                            const float* const* params, bool stream) noexcept {
+  const span_parameters sp(params, Op::params);
+  const std::int64_t positions = b.positions;
+  const std::int64_t end = positions * b.channels;
+  const auto misaligned = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(out) / sizeof(float) % W);
+  const std::int64_t head = std::min<std::int64_t>(misaligned == 0 ? 0 : W - misaligned, end);
+  if (head > 0) span_partial_vector<Op>(in, out, 0, head, sp, 0, positions, end);
+  const input_element* source[Op::inputs];  // local copies, as in rows_elementwise
+  for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
+  std::int64_t at = head;
+  std::int64_t plane = head / positions;
+  for (; at + W <= end; at += W) {
+    while ((plane + 1) * positions <= at) ++plane;
+    vec p[Op::params];
+    span_vector_parameters<Op>(sp, at, plane, positions, end, p);
+    vec values[Op::inputs];
+    for (int i = 0; i < Op::inputs; ++i) values[i] = ops::load(source[i] + at);
+    if (ops::has_streaming_store && stream)
+      ops::stream(out + at, Op::apply(values, p));
+    else
+      ops::store(out + at, Op::apply(values, p));
+  }
+  if (at < end) {
+    while ((plane + 1) * positions <= at) ++plane;
+    span_partial_vector<Op>(in, out, at, end - at, sp, plane, positions, end);
+  }
+  if (stream) ops::stream_fence();
+}
+
 template <class Op>
 void block_elementwise(const input_element* const* in, float* out, const block_shape& b, const float* const* params,
                        bool stream) noexcept {
+  if (walks_plane_span(b)) {
+    plane_span_elementwise<Op>(in, out, b, params, stream);
+    return;
+  }
   elementwise_pass<Op> pass;  // its lanes are left unset: each run fills what it reads
   pass.in = in;
   pass.out = out;

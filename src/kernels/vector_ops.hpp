@@ -37,9 +37,15 @@ struct vector_ops<scalar_arch> {
   static dvec sqrt(dvec v) noexcept { return std::sqrt(v); }
   static dvec load_widened(const float* p) noexcept { return *p; }
   static double reduce_add(dvec v) noexcept { return v; }
+  static vec first_lanes(int count, vec a, vec b) noexcept { return count > 0 ? a : b; }
 };
 
 #ifndef VARNORM_KERNEL_SCALAR
+namespace {  // internal linkage: each kernel set's object keeps its own copy
+// Lane numbers, compared against a count for lane masks.
+alignas(64) constexpr float kLaneIndices[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+}  // namespace
+
 template <class Arch>
 struct vector_ops {
   using vec = xsimd::batch<float, Arch>;
@@ -85,6 +91,11 @@ struct vector_ops {
     if constexpr (is_avx512) return dvec(_mm512_maskz_sqrt_pd(0xFF, v));
 #endif
     return xsimd::sqrt(v);
+  }
+  // Lanes [0, count) from a, the others from b.
+  static vec first_lanes(int count, vec a, vec b) noexcept {
+    static_assert(width <= 16, "kLaneIndices holds one vector");
+    return xsimd::select(vec::load_aligned(kLaneIndices) < splat(static_cast<float>(count)), a, b);
   }
   static vec fma(vec a, vec b, vec c) noexcept {
 #if XSIMD_WITH_AVX512F

@@ -1,6 +1,7 @@
 // The one walk over a block (part of kernel_source.inl). Every pass (statistics, gradient sums, elementwise
 // output) is walked by walk_block, which owns the branching: interleaved channels or a group of planes,
-// contiguous rows or channel sub-groups, shared rows or plane by plane. A pass supplies what differs, as members:
+// contiguous rows or channel sub-groups, shared rows or plane by plane (the elementwise pass, which keeps nothing per
+// lane, walks some groups of planes as one span instead: elementwise.inl). A pass supplies what differs, as members:
 //
 //   bool shares_rows()                         whether a group's small planes may be walked in shared rows
 //   void lanes(run)                            what the lanes of `run` hold; precedes everything done with them

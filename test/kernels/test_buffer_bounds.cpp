@@ -136,6 +136,8 @@ TEST_CASE("buffers at every float offset 1..15 from a 64-byte boundary, each ten
   const std::vector<varnorm_desc> shapes = {
       make_desc(1, 2, 1, 33, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false),
       make_desc(2, 1, 7, 23, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, true),
+      // A group of planes shorter than a vector, walked as one span.
+      make_desc(2, 9, 3, 5, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true),
       make_desc(1, 3, 5, 13, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false),
       make_desc(1, 2, 1, 70, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false),
       make_desc(2, 17, 1, 17, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, true),
