@@ -52,7 +52,8 @@ QUICK_SHAPES = [(1, 64, 64, 64), (8, 128, 16, 16)]
 # --group-norm: the shapes of bench/varnorm_bench.cpp (kShapes), in its order; keep the two lists the same.
 SUITE_SHAPES = [(1, 16, 64, 64), (8, 64, 64, 64), (16, 64, 128, 128), (1, 2, 257, 256), (4, 2, 257, 256),
                 (1, 2, 512, 512), (1, 128, 64, 64), (8, 256, 16, 16), (1, 4, 1024, 1024),
-                (1, 128, 256, 256), (8, 128, 32, 32), (8, 32, 128, 128), (1, 256, 8, 8), (1, 256, 4, 4)]
+                (1, 128, 256, 256), (8, 128, 32, 32), (8, 32, 128, 128), (1, 256, 8, 8), (1, 256, 4, 4),
+                (1, 256, 4, 6)]
 QUICK_SUITE_SHAPES = [(1, 16, 64, 64), (1, 256, 8, 8)]
 GROUP_NORM_TARGET = 1.5  # group_norm time / varnorm time the library aims at on every shape and layout
 # --gn32: GroupNorm(32, C) modules on NCSN++ shapes.

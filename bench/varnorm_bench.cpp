@@ -70,6 +70,7 @@ const Shape4 kShapes[] = {
     {8, 32, 128, 128},   // a batch at 128x128, few channels
     {1, 256, 8, 8},      // the lowest levels: planes of 64 and 16 values, a call of a few microseconds
     {1, 256, 4, 4},
+    {1, 256, 4, 6},  // the lowest level of a 256x384 spectrogram: planes of 24 values, not a whole vector
 };
 
 namespace {

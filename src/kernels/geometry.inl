@@ -67,14 +67,14 @@ constexpr struct contiguous_walks {
 
 // Planes of at most this many values go one to a lane, a group of NCHW planes or a plane alone: for the
 // statistics (lane_plane_moments), and for the gradient sums (lane_plane_grad_sums), whose lanes cost less to
-// combine, so that copying the planes pays only for the smallest.
-constexpr std::int64_t kLanePlaneMomentPositions = 32;
-constexpr std::int64_t kLanePlaneSumPositions = 16;
+// combine, so that the copy into lanes pays for fewer of them.
+constexpr std::int64_t kLanePlaneMomentPositions = 64;
+constexpr std::int64_t kLanePlaneSumPositions = 32;
 constexpr std::int64_t kLanePlaneValues = 1024;  // a chunk of planes, copied: 4 KiB of stack per array
+static_assert(kLanePlaneValues / kLanePlaneMomentPositions >= W, "a chunk holds a vector of the largest planes");
 bool takes_lane_planes(const block_shape& b, std::int64_t max_positions) noexcept {
   return b.positions <= max_positions && (b.plane_stride != 0 || b.channels == 1);
 }
-
 bool walks_contiguously(block_shape b) noexcept {
   return b.stride == b.channels && b.channels <= kMaxGroupChannels &&
          kContiguousWalks.by_channels[b.channels].vectors > 0;
@@ -230,4 +230,52 @@ void store_row_vector(float* row, int v, int used, vec value, Vectors at = {}) n
     return;
   }
   ops::store(row + at.offset(v), value);
+}
+
+// A chunk of planes copied one to a lane: `count` planes in whole vectors, as many as kLanePlaneValues holds, or
+// the last fewer than W, padded with zero planes to one vector (`lanes`): a partial vector would be loaded
+// through a padded copy in every row. Lanes never mix, so each plane's bits are the same in any chunk.
+struct lane_chunk {
+  int count;
+  int lanes;
+};
+lane_chunk lane_chunk_of(int planes_left, std::int64_t positions) noexcept {
+  const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / positions)) / W * W;
+  const int count = std::min(planes_left, per_chunk);
+  if (count < W) return {count, W};
+  return {count / W * W, count / W * W};
+}
+// Planes [first, first + chunk.count) of block b into `planes`, one to a lane: value p of plane c at
+// p * chunk.lanes + c, the lanes past chunk.count zero. Adjacent positions go W planes by W positions through a
+// transpose in registers; a load that would pass the block's end reads through a padded copy.
+void copy_planes_to_lanes(const input_element* x, const block_shape& b, int first, lane_chunk chunk,
+                          input_element* planes) noexcept {
+  const int lanes = chunk.lanes;
+  if (b.plane_stride == 0 && b.stride != 1) {
+    for (std::int64_t p = 0; p < b.positions; ++p)
+      for (int c = 0; c < lanes; ++c) planes[p * lanes + c] = c < chunk.count ? x[b.element(p, first + c)] : 0.0f;
+    return;
+  }
+  const input_element* const end = x + b.element(b.positions - 1, b.channels - 1) + 1;
+  for (int c = 0; c < lanes; c += W) {
+    for (std::int64_t p = 0; p < b.positions; p += W) {
+      vec rows[W];
+      const bool whole = c + W <= chunk.count && end - (x + b.element(p, first + c + W - 1)) >= W;
+      for (int i = 0; i < W; ++i) {
+        if (whole) {
+          rows[i] = ops::load(x + b.element(p, first + c + i));
+          continue;
+        }
+        if (c + i >= chunk.count) {
+          rows[i] = ops::splat(0.0f);
+          continue;
+        }
+        const input_element* from = x + b.element(p, first + c + i);
+        rows[i] = end - from >= W ? ops::load(from) : load_row_vector<1, true>(from, 0, static_cast<int>(end - from));
+      }
+      ops::transpose(rows);
+      const int filled = static_cast<int>(std::min<std::int64_t>(W, b.positions - p));
+      for (int i = 0; i < filled; ++i) ops::store(planes + (p + i) * lanes + c, rows[i]);
+    }
+  }
 }

@@ -174,25 +174,28 @@ template <bool Shifted>
 __attribute__((noinline)) void lane_plane_grad_sums(const input_element* x, const input_element* dy, const float* shift,
                                                     const block_shape& b, double* sum_dyx, double* sum_dy) noexcept {
   alignas(64) input_element x_planes[kLanePlaneValues], dy_planes[kLanePlaneValues];
-  const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / b.positions));
-  for (int first = 0; first < b.channels; first += per_chunk) {
-    const int count = std::min(b.channels - first, per_chunk);
-    for (std::int64_t p = 0; p < b.positions; ++p) {
-      for (int c = 0; c < count; ++c) {
-        const std::int64_t at = b.element(p, first + c);
-        x_planes[p * count + c] = x[at];
-        dy_planes[p * count + c] = dy[at];
-      }
-    }
+  for (int first = 0; first < b.channels;) {
+    const lane_chunk chunk = lane_chunk_of(b.channels - first, b.positions);
+    copy_planes_to_lanes(x, b, first, chunk, x_planes);
+    copy_planes_to_lanes(dy, b, first, chunk, dy_planes);
+    const bool padded = chunk.lanes != chunk.count;
+    float padded_shift[W] = {};
+    double padded_dyx[W], padded_dy[W];
+    if (Shifted && padded) std::copy_n(shift + first, chunk.count, padded_shift);
     grad_sums_pass<Shifted> pass;
     pass.x = x_planes;
     pass.dy = dy_planes;
-    pass.shift = Shifted ? shift + first : nullptr;
-    pass.sum_dyx = sum_dyx + first;
-    pass.sum_dy = sum_dy + first;
-    const block_shape chunk{b.positions, count, count, 0};
-    walk_subgroups(pass, chunk, 0, 0);
-    pass.finish(0, 0, count, b.positions, count);
+    pass.shift = Shifted ? (padded ? padded_shift : shift + first) : nullptr;
+    pass.sum_dyx = padded ? padded_dyx : sum_dyx + first;
+    pass.sum_dy = padded ? padded_dy : sum_dy + first;
+    const block_shape lanes{b.positions, chunk.lanes, chunk.lanes, 0};
+    walk_subgroups(pass, lanes, 0, 0);
+    pass.finish(0, 0, chunk.count, b.positions, chunk.lanes);
+    if (padded) {
+      std::copy_n(padded_dyx, chunk.count, sum_dyx + first);
+      std::copy_n(padded_dy, chunk.count, sum_dy + first);
+    }
+    first += chunk.count;
   }
 }
 

@@ -331,17 +331,18 @@ struct statistics_pass {
 template <varnorm_algorithm Method>
 __attribute__((noinline)) void lane_plane_moments(const input_element* x, const block_shape& b, moments* out) noexcept {
   alignas(64) input_element planes[kLanePlaneValues];
-  const int per_chunk = static_cast<int>(std::min<std::int64_t>(kMaxLanes, kLanePlaneValues / b.positions));
-  for (int first = 0; first < b.channels; first += per_chunk) {
-    const int count = std::min(b.channels - first, per_chunk);
-    for (std::int64_t p = 0; p < b.positions; ++p)
-      for (int c = 0; c < count; ++c) planes[p * count + c] = x[b.element(p, first + c)];
+  for (int first = 0; first < b.channels;) {
+    const lane_chunk chunk = lane_chunk_of(b.channels - first, b.positions);
+    copy_planes_to_lanes(x, b, first, chunk, planes);
+    moments padded[W];
     statistics_pass<Method> pass;
     pass.x = planes;
-    pass.out = out + first;
-    const block_shape chunk{b.positions, count, count, 0};
-    walk_subgroups(pass, chunk, 0, 0);
-    pass.finish(0, 0, count, b.positions, count);
+    pass.out = chunk.lanes == chunk.count ? out + first : padded;
+    const block_shape lanes{b.positions, chunk.lanes, chunk.lanes, 0};
+    walk_subgroups(pass, lanes, 0, 0);
+    pass.finish(0, 0, chunk.count, b.positions, chunk.lanes);
+    if (chunk.lanes != chunk.count) std::copy_n(padded, chunk.count, out + first);
+    first += chunk.count;
   }
 }
 

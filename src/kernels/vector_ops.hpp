@@ -38,6 +38,7 @@ struct vector_ops<scalar_arch> {
   static dvec load_widened(const float* p) noexcept { return *p; }
   static double reduce_add(dvec v) noexcept { return v; }
   static vec first_lanes(int count, vec a, vec b) noexcept { return count > 0 ? a : b; }
+  static void transpose(vec*) noexcept {}
 };
 
 #ifndef VARNORM_KERNEL_SCALAR
@@ -96,6 +97,58 @@ struct vector_ops {
   static vec first_lanes(int count, vec a, vec b) noexcept {
     static_assert(width <= 16, "kLaneIndices holds one vector");
     return xsimd::select(vec::load_aligned(kLaneIndices) < splat(static_cast<float>(count)), a, b);
+  }
+  // Lanes 0, 1 (zip_lo) or 2, 3 (zip_hi) of each 128-bit lane of a and b, interleaved.
+  static vec zip_lo(vec a, vec b) noexcept {
+#if XSIMD_WITH_AVX512F
+    // _mm512_unpacklo_ps (xsimd's) starts from _mm512_undefined_ps, which GCC 12 reports as maybe uninitialized.
+    if constexpr (is_avx512) return vec(_mm512_mask_unpacklo_ps(a, 0xFFFF, a, b));
+#endif
+    return xsimd::zip_lo(a, b);
+  }
+  static vec zip_hi(vec a, vec b) noexcept {
+#if XSIMD_WITH_AVX512F
+    if constexpr (is_avx512) return vec(_mm512_mask_unpackhi_ps(a, 0xFFFF, a, b));
+#endif
+    return xsimd::zip_hi(a, b);
+  }
+  // Transposes the W x W floats of rows[0, W): lane j of rows[i] and lane i of rows[j] trade places.
+  static void transpose(vec* rows) noexcept {
+    // Each 128-bit lane of four rows as a 4x4 block (the zips stay within 128-bit lanes).
+    for (int q = 0; q < width; q += 4) {
+      vec* r = rows + q;
+      const vec t0 = zip_lo(r[0], r[2]), t1 = zip_hi(r[0], r[2]);
+      const vec t2 = zip_lo(r[1], r[3]), t3 = zip_hi(r[1], r[3]);
+      r[0] = zip_lo(t0, t2);
+      r[1] = zip_hi(t0, t2);
+      r[2] = zip_lo(t1, t3);
+      r[3] = zip_hi(t1, t3);
+    }
+    // Then the 128-bit blocks: block b of row 4a + k trades places with block a of row 4b + k.
+    if constexpr (is_avx512) {
+#if XSIMD_WITH_AVX512F
+      // Masked shuffles, as in zip_lo: the unmasked ones start from _mm512_undefined_ps.
+      for (int k = 0; k < 4; ++k) {
+        const __m512 t0 = _mm512_mask_shuffle_f32x4(rows[k], 0xFFFF, rows[k], rows[4 + k], 0x44);
+        const __m512 t1 = _mm512_mask_shuffle_f32x4(rows[k], 0xFFFF, rows[k], rows[4 + k], 0xEE);
+        const __m512 t2 = _mm512_mask_shuffle_f32x4(rows[8 + k], 0xFFFF, rows[8 + k], rows[12 + k], 0x44);
+        const __m512 t3 = _mm512_mask_shuffle_f32x4(rows[8 + k], 0xFFFF, rows[8 + k], rows[12 + k], 0xEE);
+        rows[k] = _mm512_mask_shuffle_f32x4(t0, 0xFFFF, t0, t2, 0x88);
+        rows[4 + k] = _mm512_mask_shuffle_f32x4(t0, 0xFFFF, t0, t2, 0xDD);
+        rows[8 + k] = _mm512_mask_shuffle_f32x4(t1, 0xFFFF, t1, t3, 0x88);
+        rows[12 + k] = _mm512_mask_shuffle_f32x4(t1, 0xFFFF, t1, t3, 0xDD);
+      }
+#endif
+    } else if constexpr (is_avx) {
+#if XSIMD_WITH_AVX
+      for (int k = 0; k < 4; ++k) {
+        const __m256 low = _mm256_permute2f128_ps(rows[k], rows[4 + k], 0x20);
+        rows[4 + k] = _mm256_permute2f128_ps(rows[k], rows[4 + k], 0x31);
+        rows[k] = low;
+      }
+#endif
+    }
+    static_assert(width == 4 || width == 8 || width == 16, "a vector of one, two or four 128-bit lanes");
   }
   static vec fma(vec a, vec b, vec c) noexcept {
 #if XSIMD_WITH_AVX512F
