@@ -149,11 +149,14 @@ struct unit_gradients {
     return terms;
   }
 
-  void finish(const problem& p) noexcept {
-    const double dof = static_cast<double>(p.channels_per_group * p.m - p.correction);
-    const double count = static_cast<double>(p.channels_per_group * p.m);
+  void finish(const backward_call& f) noexcept {
+    const problem& p = f.p;
+    // The sums become b and k in double, in place, a vector of groups at a time: scalar divides one after the
+    // other were a visible share of a small plane's backward.
+    f.k.divide_by(b_sum, statistics.count, static_cast<double>(p.channels_per_group * p.m - p.correction), b_sum);
+    f.k.divide_by(k_sum, statistics.count, static_cast<double>(p.channels_per_group * p.m), k_sum);
     for (int g = 0; g < statistics.count; ++g) {
-      const double slope = b_sum[g] / dof, constant = k_sum[g] / count;
+      const double slope = b_sum[g], constant = k_sum[g];
       b[g] = static_cast<float>(slope);
       // dx's b * (x - exact mean) is taken as b * (x - mean) - b * mean_error.
       k[g] = static_cast<float>(statistics.corrected[g] ? constant - slope * statistics.mean_error[g] : constant);
@@ -218,7 +221,7 @@ void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
   unit_gradients ug;
   ug.start(f, u);
   sum_keys(f, u, ug, emit);
-  ug.finish(f.p);
+  ug.finish(f);
   if (f.b.dx != nullptr)
     for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
 }
@@ -252,7 +255,7 @@ __attribute__((noinline)) void run_unit_pair(const backward_call& f, std::int64_
   const std::int64_t sample = unit_at(f.w, first).sample;
   emit_first(keys[0].key, ug[0].add_key(f, sample, keys[0], sums[0].dyx, sums[0].dy));
   emit_second(keys[1].key, ug[1].add_key(f, sample, keys[1], sums[1].dyx, sums[1].dy));
-  for (int i = 0; i < 2; ++i) ug[i].finish(f.p);
+  for (int i = 0; i < 2; ++i) ug[i].finish(f);
   if (f.b.dx != nullptr)
     for (std::int64_t t = 0; t < f.w.tiles; ++t)
       for (int i = 0; i < 2; ++i) apply_tile(f, units[i], t, ug[i]);
@@ -377,7 +380,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
           sums.add(tb.shape.channels, &dyx[slot((u * tiles + t) * width)], &dy[slot((u * tiles + t) * width)]);
         store(u)(tb.key, gradients[slot(u)].add_key(f, unit_at(f.w, u).sample, tb, sums.dyx, sums.dy));
       }
-      gradients[slot(u)].finish(f.p);
+      gradients[slot(u)].finish(f);
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {

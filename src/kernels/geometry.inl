@@ -75,6 +75,7 @@ static_assert(kLanePlaneValues / kLanePlaneMomentPositions >= W, "a chunk holds 
 bool takes_lane_planes(const block_shape& b, std::int64_t max_positions) noexcept {
   return b.positions <= max_positions && (b.plane_stride != 0 || b.channels == 1);
 }
+
 bool walks_contiguously(block_shape b) noexcept {
   return b.stride == b.channels && b.channels <= kMaxGroupChannels &&
          kContiguousWalks.by_channels[b.channels].vectors > 0;

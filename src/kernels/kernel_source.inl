@@ -36,7 +36,7 @@ namespace {
 // clang-format on
 
 constexpr kernel_table kTable = {
-    largest_row_sharing_plane(), block_moments, rstd_of, block_scale, block_grad_sums, block_grad_apply};
+    largest_row_sharing_plane(), block_moments, rstd_of, divide_by, block_scale, block_grad_sums, block_grad_apply};
 
 }  // namespace
 

@@ -22,6 +22,9 @@ struct kernel_table {
   // rstd[i] = 1 / sqrt(m[i].m2 / dof + eps) for i < count, in double, each operation correctly rounded.
   void (*rstd_of)(const moments* m, int count, double dof, double eps, double* rstd) noexcept;
 
+  // quotients[i] = values[i] / divisor for i < count, correctly rounded; quotients may equal values.
+  void (*divide_by)(const double* values, int count, double divisor, double* quotients) noexcept;
+
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL); with center (then shift is given too):
   // y = (x - center[ch]) * scale[ch] + shift[ch]. y may equal x. `stream`: y will not stay in cache, write it
   // with non-temporal stores where the ISA has them (same values either way).

@@ -378,3 +378,11 @@ void rstd_of(const moments* m, int count, double dof, double eps, double* rstd) 
   }
   for (; i < count; ++i) rstd[i] = 1.0 / std::sqrt(m[i].m2 / dof + eps);
 }
+
+// A vector at a time, as rstd_of.
+void divide_by(const double* values, int count, double divisor, double* quotients) noexcept {
+  constexpr int D = ops::double_width;
+  int i = 0;
+  for (; i + D <= count; i += D) ops::store(quotients + i, ops::load(values + i) / ops::splat(divisor));
+  for (; i < count; ++i) quotients[i] = values[i] / divisor;
+}
