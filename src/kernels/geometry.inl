@@ -246,9 +246,24 @@ lane_chunk lane_chunk_of(int planes_left, std::int64_t positions) noexcept {
   if (count < W) return {count, W};
   return {count / W * W, count / W * W};
 }
+// Rows of W planes' positions [p, p + W) that pass the planes' or the block's end: through a copy, zero past it.
+__attribute__((noinline)) void load_partial_plane_rows(const input_element* x, const block_shape& b, int first,
+                                                       lane_chunk chunk, int c, std::int64_t p,
+                                                       const input_element* end, input_element* rows) noexcept {
+  for (int i = 0; i < W; ++i) {
+    const input_element* from = x + b.element(p, first + c + i);
+    if (c + i >= chunk.count)
+      ops::store(rows + i * W, ops::splat(0.0f));
+    else
+      ops::store(rows + i * W,
+                 end - from >= W ? ops::load(from) : load_row_vector<1, true>(from, 0, static_cast<int>(end - from)));
+  }
+}
+
 // Planes [first, first + chunk.count) of block b into `planes`, one to a lane: value p of plane c at
 // p * chunk.lanes + c, the lanes past chunk.count zero. Adjacent positions go W planes by W positions through a
-// transpose in registers; a load that would pass the block's end reads through a padded copy.
+// transpose in registers; loads past the planes or the block's end, and stores past the last position, go through
+// copies, so that the rows of whole tiles stay in registers.
 void copy_planes_to_lanes(const input_element* x, const block_shape& b, int first, lane_chunk chunk,
                           input_element* planes) noexcept {
   const int lanes = chunk.lanes;
@@ -261,22 +276,23 @@ void copy_planes_to_lanes(const input_element* x, const block_shape& b, int firs
   for (int c = 0; c < lanes; c += W) {
     for (std::int64_t p = 0; p < b.positions; p += W) {
       vec rows[W];
-      const bool whole = c + W <= chunk.count && end - (x + b.element(p, first + c + W - 1)) >= W;
-      for (int i = 0; i < W; ++i) {
-        if (whole) {
-          rows[i] = ops::load(x + b.element(p, first + c + i));
-          continue;
-        }
-        if (c + i >= chunk.count) {
-          rows[i] = ops::splat(0.0f);
-          continue;
-        }
-        const input_element* from = x + b.element(p, first + c + i);
-        rows[i] = end - from >= W ? ops::load(from) : load_row_vector<1, true>(from, 0, static_cast<int>(end - from));
+      const input_element* from = x + b.element(p, first + c);
+      if (c + W <= chunk.count && end - (from + (W - 1) * b.plane_stride) >= W) {
+        for (int i = 0; i < W; ++i) rows[i] = ops::load(from + i * b.plane_stride);
+      } else {
+        alignas(64) input_element copied[W * W];
+        load_partial_plane_rows(x, b, first, chunk, c, p, end, copied);
+        for (int i = 0; i < W; ++i) rows[i] = ops::load(copied + i * W);
       }
       ops::transpose(rows);
-      const int filled = static_cast<int>(std::min<std::int64_t>(W, b.positions - p));
-      for (int i = 0; i < filled; ++i) ops::store(planes + (p + i) * lanes + c, rows[i]);
+      float* to = planes + p * lanes + c;
+      if (p + W <= b.positions) {
+        for (int i = 0; i < W; ++i) ops::store(to + i * lanes, rows[i]);
+      } else {
+        alignas(64) float transposed[W * W];
+        for (int i = 0; i < W; ++i) ops::store(transposed + i * W, rows[i]);
+        for (std::int64_t i = 0; i < b.positions - p; ++i) ops::store(to + i * lanes, ops::load(transposed + i * W));
+      }
     }
   }
 }
