@@ -96,6 +96,23 @@ inline double reported_mean(const moments& m) noexcept { return m.m2 == 0.0 ? m.
 
 }  // namespace
 
+// The statistics of a unit's groups, finished from their moments.
+struct finished_statistics {
+  double rstd_exact[kMaxGroupChannels];  // before rounding: alpha * rstd may fit in float where rstd alone does not
+  double mean_exact[kMaxGroupChannels];  // accurate to roundoff times the deviation: what the output subtracts
+  float mean[kMaxGroupChannels];         // reported: reported_mean, rounded
+  float rstd[kMaxGroupChannels];
+};
+
+// Per-channel output coefficients of one block: y = x * scale (+ shift), or (x - center) * scale + shift.
+struct block_coefficients {
+  float scale[kMaxGroupChannels];
+  float shift[kMaxGroupChannels];
+  float center[kMaxGroupChannels];
+  double scale_exact[kMaxGroupChannels];
+  bool needs_exact;  // some alpha * rstd overflows float although it is finite
+};
+
 // Element (p, ch) of a block is x[p * stride + ch], for p < positions and ch < channels; with a plane stride,
 // x[ch * plane_stride + p] (stride 1).
 // NCHW: a plane (or a tile of it) is a block with stride 1 and one channel; a group of small planes of one

@@ -90,14 +90,14 @@ __attribute__((noinline)) void unit_statistics(const backward_call& f, std::int6
         return tile;
       },
       measure, total);
+  finished_statistics finished;
+  finalize_statistics(f.k, f.p, total, groups.count, finished);
   const bool saved = f.b.mean != nullptr;
-  finalize_statistics(f.k, f.p, total, groups.count, [&](int g, const plane_statistics& st) {
-    if (!saved) {
-      s.mean[g] = st.mean;
-      s.rstd[g] = st.rstd;
-    }
-    s.mean_error[g] = st.mean_exact - static_cast<double>(s.mean[g]);
-  });
+  if (!saved) {
+    std::copy_n(finished.mean, groups.count, s.mean);
+    std::copy_n(finished.rstd, groups.count, s.rstd);
+  }
+  for (int g = 0; g < groups.count; ++g) s.mean_error[g] = finished.mean_exact[g] - static_cast<double>(s.mean[g]);
   if (!saved) classify_offsets(f.p, s);
 }
 
@@ -132,19 +132,29 @@ struct unit_gradients {
   key_terms add_key(const backward_call& f, std::int64_t sample, const tile_block& tb, const double* dyx,
                     const double* dy) noexcept {
     key_terms terms;
-    for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) {
-      const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
+    const float* alphas = f.b.alpha + f.p.affine_index(sample, tb.first_channel);
+    auto add = [&](int ch, int g, double centred) {
+      const double alpha = static_cast<double>(alphas[ch]);
       const double r = static_cast<double>(statistics.rstd[g]);
+      b_sum[g] += -alpha * r * r * r * centred;
+      k_sum[g] += -alpha * r * dy[ch];
+      terms.dalpha[ch] = centred * r;
+      terms.dbeta[ch] = dy[ch];
+    };
+    if (!f.p.center && f.p.channels_per_group == 1) {
+      // VarianceNorm2d: nothing to centre, a group per channel (a loop the compiler vectorizes).
+      const int first = static_cast<int>(tb.first_channel - statistics.first_group);
+      for (int ch = 0; ch < tb.shape.channels; ++ch) add(ch, first + ch, dyx[ch]);
+      return terms;
+    }
+    for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) {
       // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
       double centred = dyx[ch];
       if (statistics.corrected[g])
         centred -= statistics.mean_error[g] * dy[ch];
       else if (f.p.center && !statistics.shifted[g])
         centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
-      b_sum[g] += -alpha * r * r * r * centred;
-      k_sum[g] += -alpha * r * dy[ch];
-      terms.dalpha[ch] = centred * r;
-      terms.dbeta[ch] = dy[ch];
+      add(ch, g, centred);
     });
     return terms;
   }
@@ -164,21 +174,31 @@ struct unit_gradients {
   }
 };
 
-// The per-channel coefficients of block tb, and dx over it.
+// The per-channel coefficients of block tb, and dx over it. With a group per channel, b, mean and k are the
+// groups' own arrays.
 void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const unit_gradients& ug) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, t);
-  const std::int64_t sample = unit_at(f.w, u).sample;
   const group_statistics& s = ug.statistics;
+  const float* alpha = f.b.alpha + f.p.affine_index(unit_at(f.w, u).sample, tb.first_channel);
   float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels], k[kMaxGroupChannels];
   for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
-    const double alpha = static_cast<double>(f.b.alpha[f.p.affine_index(sample, tb.first_channel + ch)]);
-    a[ch] = static_cast<float>(alpha * static_cast<double>(s.rstd[g]));
-    b[ch] = ug.b[g];
-    mean[ch] = s.mean[g];
-    k[ch] = ug.k[g];
+    a[ch] = static_cast<float>(static_cast<double>(alpha[ch]) * static_cast<double>(s.rstd[g]));
   });
-  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, b, mean,
-                       f.p.center ? k : nullptr, f.w.stream_output);
+  const float *group_b = b, *group_mean = mean, *group_k = k;
+  if (f.p.channels_per_group == 1) {
+    const std::int64_t first = tb.first_channel - s.first_group;
+    group_b = ug.b + first;
+    group_mean = s.mean + first;
+    group_k = ug.k + first;
+  } else {
+    for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
+      b[ch] = ug.b[g];
+      mean[ch] = s.mean[g];
+      k[ch] = ug.k[g];
+    });
+  }
+  f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, group_b, group_mean,
+                       f.p.center ? group_k : nullptr, f.w.stream_output);
 }
 
 // Per-tile sums of one key, added in tile order. Only the key's channels are set: zeroing all of both arrays
@@ -278,18 +298,23 @@ class block_gradients {
   void add(std::int64_t key, std::int64_t sample, const key_terms& t) noexcept {
     const std::int64_t first = key * f_.w.group_channels;
     const int channels = static_cast<int>(std::min<std::int64_t>(f_.w.group_channels, f_.p.c - first));
-    for (int ch = 0; ch < channels; ++ch) {
-      const std::int64_t channel = first + ch;
-      if (f_.p.per_sample_affine) {
-        const std::int64_t i = f_.p.affine_index(sample, channel);
+    if (f_.p.per_sample_affine) {
+      for (int ch = 0; ch < channels; ++ch) {
+        const std::int64_t i = f_.p.affine_index(sample, first + ch);
         if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(t.dalpha[ch]);
         if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(t.dbeta[ch]);
-      } else if (channels_ > kMaxGroupChannels) {
-        accumulate_in_output(f_.b.dalpha, channel, sample, t.dalpha[ch]);
-        accumulate_in_output(f_.b.dbeta, channel, sample, t.dbeta[ch]);
-      } else {
-        dalpha_[channel - first_channel_] += t.dalpha[ch];
-        dbeta_[channel - first_channel_] += t.dbeta[ch];
+      }
+    } else if (channels_ > kMaxGroupChannels) {
+      for (int ch = 0; ch < channels; ++ch) {
+        accumulate_in_output(f_.b.dalpha, first + ch, sample, t.dalpha[ch]);
+        accumulate_in_output(f_.b.dbeta, first + ch, sample, t.dbeta[ch]);
+      }
+    } else {
+      double* dalpha = dalpha_ + (first - first_channel_);
+      double* dbeta = dbeta_ + (first - first_channel_);
+      for (int ch = 0; ch < channels; ++ch) {
+        dalpha[ch] += t.dalpha[ch];
+        dbeta[ch] += t.dbeta[ch];
       }
     }
   }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -30,23 +31,18 @@ void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments
 // The statistics of one unit's groups, as its output needs them.
 struct unit_statistics {
   std::int64_t first_group;
-  double rstd[kMaxGroupChannels];  // exact, before rounding
-  double mean[kMaxGroupChannels];  // what centring subtracts (mean_exact)
+  finished_statistics groups;
 };
 
 // Statistics of unit u from its groups' moments: writes mean / rstd and returns them for the output.
 unit_statistics statistics_of(const forward_call& f, std::int64_t u, const moments* total) noexcept {
   const unit_groups groups = groups_of(f.w, f.p, u);
-  const std::int64_t sample = unit_at(f.w, u).sample;
   unit_statistics s;
   s.first_group = groups.first;
-  finalize_statistics(f.k, f.p, total, groups.count, [&](int g, const plane_statistics& st) {
-    const std::int64_t stat = sample * f.p.groups + groups.first + g;
-    if (f.b.mean != nullptr) f.b.mean[stat] = st.mean;
-    if (f.b.rstd != nullptr) f.b.rstd[stat] = st.rstd;
-    s.rstd[g] = st.rstd_exact;
-    s.mean[g] = st.mean_exact;
-  });
+  finalize_statistics(f.k, f.p, total, groups.count, s.groups);
+  const std::int64_t first_stat = unit_at(f.w, u).sample * f.p.groups + groups.first;
+  if (f.b.mean != nullptr) std::copy_n(s.groups.mean, groups.count, f.b.mean + first_stat);
+  if (f.b.rstd != nullptr) std::copy_n(s.groups.rstd, groups.count, f.b.rstd + first_stat);
   return s;
 }
 
@@ -59,33 +55,26 @@ unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&&
   return statistics_of(f, u, total);
 }
 
-// Per-channel output coefficients of one block: y = x * scale (+ shift), or (x - center) * scale + shift.
-struct block_coefficients {
-  float scale[kMaxGroupChannels];
-  float shift[kMaxGroupChannels];
-  float center[kMaxGroupChannels];
-  double scale_exact[kMaxGroupChannels];
-  bool needs_exact;  // some alpha * rstd overflows float although it is finite
-};
-
 // Centring subtracts the float nearest the mean, exactly for values near it, and folds the rest of the mean into
-// the shift: y = (x - center) * scale + (beta - scale * (mean - center)).
+// the shift: y = (x - center) * scale + (beta - scale * (mean - center)) (the kernel set's output_coefficients).
 block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, const tile_block& tb,
                                    const unit_statistics& s) noexcept {
   block_coefficients c;
-  c.needs_exact = false;
+  const std::int64_t affine = f.p.affine_index(sample, tb.first_channel);
+  const float* beta = f.b.beta != nullptr ? f.b.beta + affine : nullptr;
+  const finished_statistics& groups = s.groups;
+  if (f.p.channels_per_group == 1) {
+    const std::int64_t g = tb.first_channel - s.first_group;
+    f.k.output_coefficients(f.b.alpha + affine, beta, groups.rstd_exact + g,
+                            f.p.center ? groups.mean_exact + g : nullptr, tb.shape.channels, c);
+    return c;
+  }
+  double rstd[kMaxGroupChannels], mean[kMaxGroupChannels];
   for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
-    const std::int64_t a = f.p.affine_index(sample, tb.first_channel + ch);
-    c.scale_exact[ch] = static_cast<double>(f.b.alpha[a]) * s.rstd[g];
-    c.scale[ch] = static_cast<float>(c.scale_exact[ch]);
-    c.shift[ch] = f.b.beta != nullptr ? f.b.beta[a] : 0.0f;
-    if (f.p.center) {
-      c.center[ch] = static_cast<float>(s.mean[g]);
-      c.shift[ch] = static_cast<float>(static_cast<double>(c.shift[ch]) -
-                                       c.scale_exact[ch] * (s.mean[g] - static_cast<double>(c.center[ch])));
-    }
-    if (std::isfinite(c.scale_exact[ch]) && !std::isfinite(c.scale[ch])) c.needs_exact = true;
+    rstd[ch] = groups.rstd_exact[g];
+    mean[ch] = groups.mean_exact[g];
   });
+  f.k.output_coefficients(f.b.alpha + affine, beta, rstd, f.p.center ? mean : nullptr, tb.shape.channels, c);
   return c;
 }
 

@@ -1,44 +1,21 @@
 // From the moments of a plane or group to what the layer outputs. The same rule serves forward and backward.
 #pragma once
 
-#include <cmath>
-#include <limits>
-
 #include "core/types.hpp"
 #include "kernels/kernel_table.hpp"
 #include "plan/work_plan.hpp"
 
 namespace varnorm::detail {
 
-struct plane_statistics {
-  float mean;
-  float rstd;
-  double rstd_exact;  // before rounding: alpha * rstd may fit in float where rstd alone does not
-  double mean_exact;  // accurate to roundoff times the deviation: what the output subtracts (centring)
-};
-
 // The statistics of `count` groups from their moments: var = M2 / (M - correction), rstd = 1 / sqrt(var + eps),
-// in double with exact sqrt and divide (the kernel set's rstd_of, a vector of groups at a time), rounded once. A
-// group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that group
-// is NaN (as in PyTorch) and nothing leaks into other groups.
-template <class Out>
-void finalize_statistics(const kernel_table& k, const problem& p, const moments* m, int count, Out&& out) noexcept {
-  double rstd[kMaxGroupChannels];
-  k.rstd_of(m, count, static_cast<double>(p.channels_per_group * p.m - p.correction), static_cast<double>(p.eps), rstd);
-  for (int g = 0; g < count; ++g) {
-    if (!std::isfinite(m[g].mean) || !std::isfinite(m[g].m2)) {
-      const float nan = std::numeric_limits<float>::quiet_NaN();
-      out(g, plane_statistics{nan, nan, static_cast<double>(nan), static_cast<double>(nan)});
-    } else {
-      out(g,
-          plane_statistics{static_cast<float>(reported_mean(m[g])), static_cast<float>(rstd[g]), rstd[g], m[g].mean});
-    }
-  }
+// in double with exact sqrt and divide (the kernel set's finish_statistics, a vector of groups at a time), rounded
+// once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that
+// group is NaN (as in PyTorch) and nothing leaks into other groups.
+inline void finalize_statistics(const kernel_table& k, const problem& p, const moments* m, int count,
+                                finished_statistics& out) noexcept {
+  k.finish_statistics(m, count, static_cast<double>(p.channels_per_group * p.m - p.correction),
+                      static_cast<double>(p.eps), out);
 }
-
-}  // namespace varnorm::detail
-
-namespace varnorm::detail {
 
 // Calls fn(ch, g) for channels ch of block tb, g being the channel's group counted from group first_group; without
 // a division per channel (a visible share of a small plane's time).

@@ -329,6 +329,40 @@ void block_elementwise(const input_element* const* in, float* out, const block_s
   walk_block(pass, b);
 }
 
+// Channels [first, end) of output_coefficients, Ops::double_width at a time (end - first a multiple of it);
+// returns whether a scale overflows float where scale_exact does not.
+template <class Ops>
+bool output_coefficients_by(const float* alpha, const double* rstd, const double* mean, int first, int end,
+                            block_coefficients& out) noexcept {
+  bool overflow = false;
+  for (int i = first; i < end; i += Ops::double_width) {
+    const auto scale = Ops::load_widened(alpha + i) * Ops::load(rstd + i);
+    Ops::store(out.scale_exact + i, scale);
+    Ops::store_narrowed(out.scale + i, scale);
+    overflow = overflow || Ops::any(Ops::finite(scale) && !Ops::finite(Ops::load_widened(out.scale + i)));
+    if (mean == nullptr) continue;
+    // y = (x - center) * scale + (beta - scale * (mean - center)), center the float nearest the mean.
+    const auto exact_mean = Ops::load(mean + i);
+    Ops::store_narrowed(out.center + i, exact_mean);
+    const auto shift = Ops::load_widened(out.shift + i) - scale * (exact_mean - Ops::load_widened(out.center + i));
+    Ops::store_narrowed(out.shift + i, shift);
+  }
+  return overflow;
+}
+
+// Whole vectors of channels, then the rest one at a time, rounding as the scalar operations do.
+void output_coefficients(const float* alpha, const float* beta, const double* rstd, const double* mean, int count,
+                         block_coefficients& out) noexcept {
+  if (beta != nullptr)
+    std::copy_n(beta, count, out.shift);
+  else
+    std::fill_n(out.shift, count, 0.0f);
+  const int whole = count / ops::double_width * ops::double_width;
+  const bool vectors = output_coefficients_by<ops>(alpha, rstd, mean, 0, whole, out);
+  const bool rest = output_coefficients_by<vector_ops<scalar_arch>>(alpha, rstd, mean, whole, count, out);
+  out.needs_exact = vectors || rest;
+}
+
 void block_scale(const input_element* x, float* y, block_shape b, const float* scale, const float* shift,
                  const float* center, bool stream) noexcept {
   const input_element* in[1] = {x};

@@ -11,6 +11,7 @@
 
 using ops = vector_ops<kernel_arch>;
 using vec = ops::vec;
+using dvec = ops::dvec;
 constexpr int W = ops::width;
 constexpr int kMaxVectors = kernel_max_vectors;
 constexpr int kMaxLanes = kMaxVectors * W;

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/kernel_table.hpp"
@@ -35,8 +36,14 @@ namespace {
 #include "kernels/gradients.inl"
 // clang-format on
 
-constexpr kernel_table kTable = {
-    largest_row_sharing_plane(), block_moments, rstd_of, divide_by, block_scale, block_grad_sums, block_grad_apply};
+constexpr kernel_table kTable = {largest_row_sharing_plane(),
+                                 block_moments,
+                                 finish_statistics,
+                                 output_coefficients,
+                                 divide_by,
+                                 block_scale,
+                                 block_grad_sums,
+                                 block_grad_apply};
 
 }  // namespace
 

@@ -19,8 +19,16 @@ struct kernel_table {
   // non-finite input gives non-finite moments.
   void (*block_moments)(const input_element* x, block_shape block, varnorm_algorithm algorithm, moments* out) noexcept;
 
-  // rstd[i] = 1 / sqrt(m[i].m2 / dof + eps) for i < count, in double, each operation correctly rounded.
-  void (*rstd_of)(const moments* m, int count, double dof, double eps, double* rstd) noexcept;
+  // For groups i < count: out.rstd_exact[i] = 1 / sqrt(m[i].m2 / dof + eps) and out.mean_exact[i] = m[i].mean in
+  // double, each operation correctly rounded, and the reported out.mean (reported_mean) and out.rstd rounded to
+  // float; a group with a non-finite mean or M2 gets NaN in all four.
+  void (*finish_statistics)(const moments* m, int count, double dof, double eps, finished_statistics& out) noexcept;
+
+  // For channels i < count: out.scale_exact[i] = alpha[i] * rstd[i] in double, out.scale[i] its float, out.shift[i]
+  // = beta[i] (0 when beta is NULL); with mean (centring): out.center[i] = float(mean[i]) and out.shift[i] =
+  // float(shift - scale_exact * (mean[i] - center)). Sets out.needs_exact.
+  void (*output_coefficients)(const float* alpha, const float* beta, const double* rstd, const double* mean, int count,
+                              block_coefficients& out) noexcept;
 
   // quotients[i] = values[i] / divisor for i < count, correctly rounded; quotients may equal values.
   void (*divide_by)(const double* values, int count, double divisor, double* quotients) noexcept;

@@ -234,7 +234,6 @@ __attribute__((noinline)) void combine_lanes(const float* lane_shift, const floa
 __attribute__((noinline)) void combine_plane_lanes(const float* lane_shift, const float* lane_mean,
                                                    const float* lane_m2, const float* lane_sum, int planes,
                                                    double count, moments* out) noexcept {
-  using dvec = ops::dvec;
   constexpr int D = ops::double_width;
   for (int plane = 0; plane < planes; ++plane) {
     const int first = plane * W;
@@ -366,20 +365,35 @@ void block_moments(const input_element* x, block_shape b, varnorm_algorithm algo
   }
 }
 
-// A vector of groups at a time; vector divides and square roots round exactly as scalar ones do.
-void rstd_of(const moments* m, int count, double dof, double eps, double* rstd) noexcept {
-  constexpr int D = ops::double_width;
-  int i = 0;
-  for (; i + D <= count; i += D) {
-    alignas(64) double m2[D];
-    for (int l = 0; l < D; ++l) m2[l] = m[i + l].m2;
-    const auto var = ops::load(m2) / ops::splat(dof);
-    ops::store(rstd + i, ops::splat(1.0) / ops::sqrt(var + ops::splat(eps)));
+// Groups [first, end) of finish_statistics, Ops::double_width at a time (end - first a multiple of it).
+template <class Ops>
+void finish_statistics_by(const moments* m, int first, int end, double dof, double eps,
+                          finished_statistics& out) noexcept {
+  using dvec_of = typename Ops::dvec;
+  const dvec_of nan = Ops::splat(std::numeric_limits<double>::quiet_NaN());
+  for (int i = first; i < end; i += Ops::double_width) {
+    auto field = [&](double moments::*member) { return Ops::from_lanes([&](int l) { return m[i + l].*member; }); };
+    const dvec_of n = field(&moments::count), mean = field(&moments::mean), m2 = field(&moments::m2);
+    const dvec_of sum = field(&moments::sum);
+    const auto finite = Ops::finite(mean) && Ops::finite(m2);
+    const dvec_of rstd = Ops::select(finite, Ops::splat(1.0) / Ops::sqrt(m2 / Ops::splat(dof) + Ops::splat(eps)), nan);
+    const dvec_of reported = Ops::select(m2 == Ops::splat(0.0), mean, sum / n);
+    Ops::store(out.rstd_exact + i, rstd);
+    Ops::store(out.mean_exact + i, Ops::select(finite, mean, nan));
+    Ops::store_narrowed(out.rstd + i, rstd);
+    Ops::store_narrowed(out.mean + i, Ops::select(finite, reported, nan));
   }
-  for (; i < count; ++i) rstd[i] = 1.0 / std::sqrt(m[i].m2 / dof + eps);
 }
 
-// A vector at a time, as rstd_of.
+// Whole vectors of groups, then the rest one at a time; vector divides, square roots and conversions round
+// exactly as scalar ones do.
+void finish_statistics(const moments* m, int count, double dof, double eps, finished_statistics& out) noexcept {
+  const int whole = count / ops::double_width * ops::double_width;
+  finish_statistics_by<ops>(m, 0, whole, dof, eps, out);
+  finish_statistics_by<vector_ops<scalar_arch>>(m, whole, count, dof, eps, out);
+}
+
+// A vector at a time, as finish_statistics.
 void divide_by(const double* values, int count, double divisor, double* quotients) noexcept {
   constexpr int D = ops::double_width;
   int i = 0;

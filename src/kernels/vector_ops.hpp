@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #ifndef VARNORM_KERNEL_SCALAR
 #include <xsimd/xsimd.hpp>
@@ -12,7 +13,11 @@
 
 namespace varnorm::detail {
 
+// Internal linkage, and with it vector_ops<scalar_arch>: every kernel set finishes its last groups with it, and
+// each set's copy must stay its own (compiled with that set's flags).
+namespace {
 struct scalar_arch {};
+}  // namespace
 
 template <class Arch>
 struct vector_ops;
@@ -37,6 +42,15 @@ struct vector_ops<scalar_arch> {
   static dvec sqrt(dvec v) noexcept { return std::sqrt(v); }
   static dvec load_widened(const float* p) noexcept { return *p; }
   static double reduce_add(dvec v) noexcept { return v; }
+  template <class Lane>
+  static dvec from_lanes(Lane&& lane) noexcept {
+    return lane(0);
+  }
+  using dmask = bool;
+  static dmask finite(dvec v) noexcept { return std::isfinite(v); }
+  static dvec select(dmask m, dvec a, dvec b) noexcept { return m ? a : b; }
+  static bool any(dmask m) noexcept { return m; }
+  static void store_narrowed(float* p, dvec v) noexcept { *p = static_cast<float>(v); }
   static vec first_lanes(int count, vec a, vec b) noexcept { return count > 0 ? a : b; }
   static void transpose(vec*) noexcept {}
 };
@@ -69,8 +83,45 @@ struct vector_ops {
   static dvec load(const double* p) noexcept { return dvec::load_unaligned(p); }
   static void store(double* p, dvec v) noexcept { v.store_unaligned(p); }
   static dvec splat(double v) noexcept { return dvec(v); }
-  // double_width floats, each widened to double (exactly).
-  static dvec load_widened(const float* p) noexcept { return xsimd::load_as<double, Arch>(p, xsimd::unaligned_mode{}); }
+  // double_width floats, each widened to double (exactly); store_narrowed rounds each double to float as a
+  // scalar conversion does. Instructions for every architecture: xsimd 8.1's load_as goes through a store and a
+  // reload on AVX and AVX-512, and GCC 12 folds a vectorized narrowing followed by a widening into nothing, which
+  // would drop the rounding of a centring's float mean.
+  static dvec load_widened(const float* p) noexcept {
+    if constexpr (is_avx512) {
+#if XSIMD_WITH_AVX512F
+      // Masked, as in sqrt: the unmasked conversion starts from _mm512_undefined_pd.
+      return dvec(_mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p)));
+#endif
+    } else if constexpr (is_avx) {
+#if XSIMD_WITH_AVX
+      return dvec(_mm256_cvtps_pd(_mm_loadu_ps(p)));
+#endif
+    } else {
+#if XSIMD_WITH_SSE2
+      return dvec(_mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p))));
+#elif XSIMD_WITH_NEON64
+      return dvec(vcvt_f64_f32(vld1_f32(p)));
+#endif
+    }
+  }
+  static void store_narrowed(float* p, dvec v) noexcept {
+    if constexpr (is_avx512) {
+#if XSIMD_WITH_AVX512F
+      _mm256_storeu_ps(p, _mm512_maskz_cvtpd_ps(0xFF, v));
+#endif
+    } else if constexpr (is_avx) {
+#if XSIMD_WITH_AVX
+      _mm_storeu_ps(p, _mm256_cvtpd_ps(v));
+#endif
+    } else {
+#if XSIMD_WITH_SSE2
+      _mm_storel_pi(reinterpret_cast<__m64*>(p), _mm_cvtpd_ps(v));
+#elif XSIMD_WITH_NEON64
+      vst1_f32(p, vcvt_f32_f64(v));
+#endif
+    }
+  }
   // The sum of the lanes, as a tree in the order xsimd's hadd takes them on this architecture.
   static double reduce_add(dvec v) noexcept {
 #if XSIMD_WITH_AVX512F
@@ -85,6 +136,19 @@ struct vector_ops {
 #endif
     return xsimd::hadd(v);
   }
+  // Lane l is lane(l): values that are not adjacent in memory, without a store and a reload.
+  template <class Lane>
+  static dvec from_lanes(Lane&& lane) noexcept {
+    return from_lanes(lane, std::make_integer_sequence<int, double_width>{});
+  }
+  template <class Lane, int... L>
+  static dvec from_lanes(Lane&& lane, std::integer_sequence<int, L...>) noexcept {
+    return dvec(typename dvec::register_type{lane(L)...});  // GCC and Clang vector types take lane lists
+  }
+  using dmask = typename dvec::batch_bool_type;
+  static dmask finite(dvec v) noexcept { return xsimd::isfinite(v); }
+  static dvec select(dmask m, dvec a, dvec b) noexcept { return xsimd::select(m, a, b); }
+  static bool any(dmask m) noexcept { return xsimd::any(m); }
   // Correctly rounded, as the scalar sqrt and divide are: the same bits either way.
   static dvec sqrt(dvec v) noexcept {
 #if XSIMD_WITH_AVX512F
