@@ -3,7 +3,8 @@
 #  - for TBB ON and OFF: configure, build and install the library into a temporary prefix, then build the
 #    C99 consumer (in a C-only CMake project) and the C++17 consumer against the installed tree with
 #    find_package(varnorm CONFIG), and both again with plain compiler calls and pkg-config --static;
-#  - add_subdirectory(varnorm) from another project (which must not build varnorm's tests or examples).
+#  - add_subdirectory(varnorm) from a Debug project (which must not build varnorm's tests or examples), whose
+#    unoptimized libvarnorm.a must pass test/symbols/check_symbols.sh.
 # Every consumer compares the library's outputs with a reference it computes itself.
 # Build directories: build/pkg-*. Usage: bash test/consumer/run.sh
 set -euo pipefail
@@ -69,10 +70,13 @@ for tbb in ON OFF; do
   unset PKG_CONFIG_PATH
 done
 
-step "add_subdirectory(varnorm) consumer"
+# A Debug project: its unoptimized libvarnorm.a must still keep each kernel set's code to itself.
+step "add_subdirectory(varnorm) consumer, Debug"
 subdir_build=$root/build/pkg-subdir
-fresh_configure "$consumer_src/subdir" "$subdir_build" -DVARNORM_SOURCE_DIR="$root"
+fresh_configure "$consumer_src/subdir" "$subdir_build" -DVARNORM_SOURCE_DIR="$root" -DCMAKE_BUILD_TYPE=Debug
 quiet cmake --build "$subdir_build" -j "$jobs"
 "$subdir_build/consumer_c"
 "$subdir_build/consumer_cpp"
+archive=$subdir_build/varnorm/src/libvarnorm.a
+bash "$root/test/symbols/check_symbols.sh" nm "$archive" "$(cat "$subdir_build/kernel_sets.txt")" unoptimized
 echo "all consumers passed"

@@ -22,7 +22,8 @@
 # header template it calls (std::, xsimd, TBB) as a weak out-of-line copy, which no source change can avoid.
 # Such copies are identical wherever the same headers are used, but a consumer built against other
 # versions of those headers could have one replaced by ours: link an optimized build into a larger runtime
-# (README "Build options"). Rule 2 holds in every build.
+# (README "Build options"). Rule 2 holds in every build: kernel sets are compiled with -O2 in Debug builds too
+# (src/CMakeLists.txt), and test/consumer/run.sh checks a Debug build's archive.
 # Usage: check_symbols.sh NM ARCHIVE KERNEL_SETS [optimized|unoptimized]
 #        (KERNEL_SETS: e.g. "sse2;avx2;avx512;scalar"; default: optimized)
 set -euo pipefail
