@@ -263,8 +263,8 @@ __attribute__((noinline)) void load_partial_plane_rows(const input_element* x, c
 
 // Planes [first, first + chunk.count) of block b into `planes`, one to a lane: value p of plane c at
 // p * chunk.lanes + c, the lanes past chunk.count zero. Adjacent positions go W planes by W positions through a
-// transpose in registers; loads past the planes or the block's end, and stores past the last position, go through
-// copies, so that the rows of whole tiles stay in registers.
+// transpose in registers; loads past the planes or the block's end, and stores past the last position of planes
+// shorter than W, go through copies, so that the rows of whole tiles stay in registers.
 void copy_planes_to_lanes(const input_element* x, const block_shape& b, int first, lane_chunk chunk,
                           input_element* planes) noexcept {
   const int lanes = chunk.lanes;
@@ -275,7 +275,10 @@ void copy_planes_to_lanes(const input_element* x, const block_shape& b, int firs
   }
   const input_element* const end = x + b.element(b.positions - 1, b.channels - 1) + 1;
   for (int c = 0; c < lanes; c += W) {
-    for (std::int64_t p = 0; p < b.positions; p += W) {
+    for (std::int64_t tile = 0; tile < b.positions; tile += W) {
+      // A last tile that would pass the planes' end starts W positions before it instead, copying some positions
+      // again (the same values); only planes shorter than W take the partial stores.
+      const std::int64_t p = b.positions >= W ? std::min(tile, b.positions - W) : tile;
       vec rows[W];
       const input_element* from = x + b.element(p, first + c);
       if (c + W <= chunk.count && end - (from + (W - 1) * b.plane_stride) >= W) {
