@@ -141,10 +141,8 @@ struct unit_gradients {
       terms.dalpha[ch] = centred * r;
       terms.dbeta[ch] = dy[ch];
     };
-    if (!f.p.center && f.p.channels_per_group == 1) {
-      // VarianceNorm2d: nothing to centre, a group per channel (a loop the compiler vectorizes).
-      const int first = static_cast<int>(tb.first_channel - statistics.first_group);
-      for (int ch = 0; ch < tb.shape.channels; ++ch) add(ch, first + ch, dyx[ch]);
+    if (!f.p.center) {  // nothing to centre: no group is shifted or corrected
+      for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) { add(ch, g, dyx[ch]); });
       return terms;
     }
     for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) {
