@@ -133,26 +133,33 @@ struct unit_gradients {
                     const double* dy) noexcept {
     key_terms terms;
     const float* alphas = f.b.alpha + f.p.affine_index(sample, tb.first_channel);
-    auto add = [&](int ch, int g, double centred) {
+    auto add = [&](int ch, int g, double centred, double& b_total, double& k_total) {
       const double alpha = static_cast<double>(alphas[ch]);
       const double r = static_cast<double>(statistics.rstd[g]);
-      b_sum[g] += -alpha * r * r * r * centred;
-      k_sum[g] += -alpha * r * dy[ch];
+      b_total += -alpha * r * r * r * centred;
+      k_total += -alpha * r * dy[ch];
       terms.dalpha[ch] = centred * r;
       terms.dbeta[ch] = dy[ch];
     };
     if (!f.p.center) {  // nothing to centre: no group is shifted or corrected
-      for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) { add(ch, g, dyx[ch]); });
+      for_each_channel_group(f.p, tb, statistics.first_group,
+                             [&](int ch, int g) { add(ch, g, dyx[ch], b_sum[g], k_sum[g]); });
       return terms;
     }
-    for_each_channel_group(f.p, tb, statistics.first_group, [&](int ch, int g) {
-      // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
-      double centred = dyx[ch];
-      if (statistics.corrected[g])
-        centred -= statistics.mean_error[g] * dy[ch];
-      else if (f.p.center && !statistics.shifted[g])
-        centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
-      add(ch, g, centred);
+    // A group's totals stay in registers over its channels: added in memory, each waited for the last one's store.
+    for_each_group_run(f.p, tb, statistics.first_group, [&](int g, int begin, int end) {
+      double b_total = b_sum[g], k_total = k_sum[g];
+      for (int ch = begin; ch < end; ++ch) {
+        // sum(dy * x), or with center sum(dy * (x - exact mean)) = sum(dy * (x - mean)) - mean_error * sum(dy)
+        double centred = dyx[ch];
+        if (statistics.corrected[g])
+          centred -= statistics.mean_error[g] * dy[ch];
+        else if (!statistics.shifted[g])
+          centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
+        add(ch, g, centred, b_total, k_total);
+      }
+      b_sum[g] = b_total;
+      k_sum[g] = k_total;
     });
     return terms;
   }

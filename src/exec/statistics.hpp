@@ -1,6 +1,9 @@
 // From the moments of a plane or group to what the layer outputs. The same rule serves forward and backward.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/types.hpp"
 #include "kernels/kernel_table.hpp"
 #include "plan/work_plan.hpp"
@@ -17,9 +20,23 @@ inline void finalize_statistics(const kernel_table& k, const problem& p, const m
                       static_cast<double>(p.eps), out);
 }
 
-// Calls fn(ch, g) for channels ch of block tb, g being the channel's group counted from group first_group; without
-// a division per channel (a visible share of a small plane's time), and with a group per channel as a plain loop
-// the compiler can vectorize.
+// Calls fn(g, begin, end) for each run [begin, end) of block tb's channels that lie in one group g (counted from
+// group first_group), in channel order; without a division per channel (a visible share of a small plane's time).
+template <class F>
+void for_each_group_run(const problem& p, const tile_block& tb, std::int64_t first_group, F&& fn) noexcept {
+  const std::int64_t per_group = p.channels_per_group;
+  int g = static_cast<int>(tb.first_channel / per_group - first_group);
+  std::int64_t end = per_group - tb.first_channel % per_group;  // of the first run, which may start mid-group
+  for (int begin = 0; begin < tb.shape.channels; ++g) {
+    const int stop = static_cast<int>(std::min<std::int64_t>(end, tb.shape.channels));
+    fn(g, begin, stop);
+    begin = stop;
+    end = stop + per_group;
+  }
+}
+
+// Calls fn(ch, g) for channels ch of block tb, g being the channel's group as above; with a group per channel as a
+// plain loop the compiler can vectorize.
 template <class F>
 void for_each_channel_group(const problem& p, const tile_block& tb, std::int64_t first_group, F&& fn) noexcept {
   if (p.channels_per_group == 1) {
@@ -27,15 +44,9 @@ void for_each_channel_group(const problem& p, const tile_block& tb, std::int64_t
     for (int ch = 0; ch < tb.shape.channels; ++ch) fn(ch, first + ch);
     return;
   }
-  int g = static_cast<int>(tb.first_channel / p.channels_per_group - first_group);
-  std::int64_t in_group = tb.first_channel % p.channels_per_group;
-  for (int ch = 0; ch < tb.shape.channels; ++ch) {
-    fn(ch, g);
-    if (++in_group == p.channels_per_group) {
-      in_group = 0;
-      ++g;
-    }
-  }
+  for_each_group_run(p, tb, first_group, [&](int g, int begin, int end) {
+    for (int ch = begin; ch < end; ++ch) fn(ch, g);
+  });
 }
 
 // Adds tile block tb's per-channel moments m to the group moments `total` of its unit (whose first group is

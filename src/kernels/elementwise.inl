@@ -232,12 +232,16 @@ struct elementwise_pass {
   }
 };
 
-// A group of planes laid back to back whose length is not a multiple of W, walked as one span of vectors instead
-// of plane by plane: a plane walked alone ends in a zero-padded partial vector, which for small planes cost more
-// than all their whole vectors. A vector's lanes take their planes' parameters, switched at the plane boundaries
+// Planes to walk as one span of vectors rather than through walk_block: planes laid back to back whose length is
+// not a multiple of W (walked alone, each would end in a zero-padded partial vector, which for small planes cost
+// more than all their whole vectors), and planes of at most kSpanPlaneVectors vectors (where the walk's set-up per
+// run costs more than the plane). A vector's lanes take their planes' parameters, switched at the plane boundaries
 // it crosses; every element gets the arithmetic it gets in the walk, so the bits are the same.
+constexpr std::int64_t kSpanPlaneVectors = 16;
+
 bool walks_plane_span(const block_shape& b) noexcept {
-  return b.plane_stride != 0 && b.plane_stride == b.positions && b.positions % W != 0;
+  return b.plane_stride != 0 && b.plane_stride == b.positions &&
+         (b.positions % W != 0 || b.positions <= kSpanPlaneVectors * W);
 }
 
 // Per-plane parameters of a span; an absent one reads a zero (stride 0).
@@ -282,34 +286,50 @@ void span_partial_vector(const input_element* const* in, float* out, std::int64_
 }
 
 // The planes of block b (walks_plane_span) as one span: the elements before the first vector-aligned output,
-// whole vectors (non-temporal when `stream`), and what is left.
+// whole vectors (non-temporal when `stream`), and what is left. Planes of whole vectors from an aligned output
+// take their parameters plane by plane instead (with one lane, every span is such).
 template <class Op>
 void plane_span_elementwise(const input_element* const* in, float* out, const block_shape& b,
                             const float* const* params, bool stream) noexcept {
   const span_parameters sp(params, Op::params);
   const std::int64_t positions = b.positions;
-  const std::int64_t end = positions * b.channels;
-  const auto misaligned = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(out) / sizeof(float) % W);
-  const std::int64_t head = std::min<std::int64_t>(misaligned == 0 ? 0 : W - misaligned, end);
-  if (head > 0) span_partial_vector<Op>(in, out, 0, head, sp, 0, positions, end);
   const input_element* source[Op::inputs];  // local copies, as in rows_elementwise
   for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
-  std::int64_t at = head;
-  std::int64_t plane = head / positions;
-  for (; at + W <= end; at += W) {
-    while ((plane + 1) * positions <= at) ++plane;
-    vec p[Op::params];
-    span_vector_parameters<Op>(sp, at, plane, positions, end, p);
+  auto write = [&](std::int64_t at, const vec* p) {
     vec values[Op::inputs];
     for (int i = 0; i < Op::inputs; ++i) values[i] = ops::load(source[i] + at);
     if (ops::has_streaming_store && stream)
       ops::stream(out + at, Op::apply(values, p));
     else
       ops::store(out + at, Op::apply(values, p));
+  };
+  if constexpr (W > 1) {
+    const std::int64_t end = positions * b.channels;
+    const auto misaligned = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(out) / sizeof(float) % W);
+    if (misaligned != 0 || positions % W != 0) {
+      const std::int64_t head = std::min<std::int64_t>(misaligned == 0 ? 0 : W - misaligned, end);
+      if (head > 0) span_partial_vector<Op>(in, out, 0, head, sp, 0, positions, end);
+      std::int64_t at = head;
+      std::int64_t plane = head / positions;
+      for (; at + W <= end; at += W) {
+        while ((plane + 1) * positions <= at) ++plane;
+        vec p[Op::params];
+        span_vector_parameters<Op>(sp, at, plane, positions, end, p);
+        write(at, p);
+      }
+      if (at < end) {
+        while ((plane + 1) * positions <= at) ++plane;
+        span_partial_vector<Op>(in, out, at, end - at, sp, plane, positions, end);
+      }
+      if (stream) ops::stream_fence();
+      return;
+    }
   }
-  if (at < end) {
-    while ((plane + 1) * positions <= at) ++plane;
-    span_partial_vector<Op>(in, out, at, end - at, sp, plane, positions, end);
+  for (int plane = 0; plane < b.channels; ++plane) {
+    vec p[Op::params];
+    for (int i = 0; i < Op::params; ++i) p[i] = ops::splat(sp.of(i, plane));
+    const std::int64_t first = plane * positions;
+    for (std::int64_t v = 0; v < positions; v += W) write(first + v, p);
   }
   if (stream) ops::stream_fence();
 }
