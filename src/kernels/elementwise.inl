@@ -317,11 +317,12 @@ void plane_span_elementwise(const input_element* const* in, float* out, const bl
   const std::int64_t positions = b.positions;
   const input_element* source[Op::inputs];  // local copies, as in rows_elementwise
   for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
+  const bool prefetch = stream && positions <= kStreamPrefetchPlaneElements;
   auto write = [&](std::int64_t at, const vec* p) {
     vec values[Op::inputs];
     for (int i = 0; i < Op::inputs; ++i) values[i] = ops::load(source[i] + at);
     if (ops::has_streaming_store && stream) {
-      prefetch_ahead<Op::inputs>(source, at);
+      if (prefetch) prefetch_ahead<Op::inputs>(source, at);
       ops::stream(out + at, Op::apply(values, p));
     } else {
       ops::store(out + at, Op::apply(values, p));
