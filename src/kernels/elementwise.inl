@@ -39,6 +39,9 @@ constexpr int kMaxParams = 4;
 constexpr std::int64_t kStreamPrefetchElements = (std::int64_t{16} << 10) / std::int64_t{sizeof(input_element)};
 constexpr std::int64_t kStreamPrefetchPlaneElements = (std::int64_t{256} << 10) / std::int64_t{sizeof(input_element)};
 
+// Whether a streaming pass over planes of `positions` values prefetches (above).
+bool prefetches_next_unit(std::int64_t positions) noexcept { return positions <= kStreamPrefetchPlaneElements; }
+
 template <int Inputs>
 __attribute__((always_inline)) inline void prefetch_ahead(const input_element* const* source,
                                                           std::int64_t at) noexcept {
@@ -239,7 +242,7 @@ struct elementwise_pass {
                                       lanes_by_parameter);
       const std::int64_t at = offset + head * b.stride;
       const shifted_inputs<Op::inputs> from(in, at);
-      if (b.channels == 1 && b.positions <= kStreamPrefetchPlaneElements)
+      if (b.channels == 1 && prefetches_next_unit(b.positions))  // a plane, not NHWC positions
         rows_elementwise<Op, kV, false, true, true>(from.at, out + at, g.step, rows, g.used_lanes, g.period,
                                                     lanes_by_parameter);
       else
@@ -317,7 +320,7 @@ void plane_span_elementwise(const input_element* const* in, float* out, const bl
   const std::int64_t positions = b.positions;
   const input_element* source[Op::inputs];  // local copies, as in rows_elementwise
   for (int i = 0; i < Op::inputs; ++i) source[i] = in[i];
-  const bool prefetch = stream && positions <= kStreamPrefetchPlaneElements;
+  const bool prefetch = stream && prefetches_next_unit(positions);
   auto write = [&](std::int64_t at, const vec* p) {
     vec values[Op::inputs];
     for (int i = 0; i < Op::inputs; ++i) values[i] = ops::load(source[i] + at);
