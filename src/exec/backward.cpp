@@ -443,6 +443,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const work_plan w = make_work_plan(p, direction::backward, kernels);
   const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
+  const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
   // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,

@@ -176,6 +176,7 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const work_plan w = make_work_plan(p, direction::forward, kernels);
   const forward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
+  const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
   auto units = [&](std::int64_t begin, std::int64_t end) noexcept { run_units(f, begin, end); };
   if (s.threads > 1)

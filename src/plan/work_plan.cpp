@@ -92,11 +92,13 @@ unit_tile split_task_at(const work_plan& w, const problem& p, std::int64_t i) no
   return {span * w.samples + sample, (key % w.keys_per_span) * w.tiles + tile};
 }
 
-schedule choose_schedule(const work_plan& w, const problem& p) noexcept {
+schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)() noexcept) noexcept {
   schedule s;
   if (p.max_threads == 1 || p.elements() < kParallelMinElements) return s;
   const int budget = thread_budget(p.max_threads);
   if (budget <= 1) return s;
+  s.uses_pool = true;
+  if (p.elements() < kColdPoolParallelMinElements && !pool_warm()) return s;
   s.threads = budget;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
   s.split_tiles = w.unit_tiles() > 1 && w.units() < 4 * static_cast<std::int64_t>(budget);

@@ -9,6 +9,7 @@
 
 #include "core/types.hpp"
 #include "kernels/kernel_table.hpp"
+#include "threading/parallel.hpp"
 
 namespace varnorm::detail {
 
@@ -37,6 +38,10 @@ enum class direction { forward, backward };
 
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
+// The same below this many when the pool is cold (no call with a thread budget ended in the last
+// kPoolWarmMicroseconds): its workers sleep or serve another arena, and below about 1M values two threads that
+// must first wake one are slower than the caller alone (bench/README.md, "Threads after idle").
+inline constexpr std::int64_t kColdPoolParallelMinElements = std::int64_t{1} << 20;
 
 // Channels are cut into keys (the channels one block covers) and keys into spans (the keys whose statistics
 // groups must be finished together). A key holds whole statistics groups, or a group holds whole keys; so a span
@@ -116,9 +121,11 @@ tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t
 struct schedule {
   int threads = 1;           // 1: everything on the calling thread
   bool split_tiles = false;  // spread the tiles of each unit over threads (few, large units)
+  bool uses_pool = false;    // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
 };
-// Asks the threading layer for a thread budget only for calls that may go parallel, so that small calls
-// and max_threads = 1 never touch TBB (the real-time path).
-schedule choose_schedule(const work_plan& w, const problem& p) noexcept;
+// Asks the threading layer for a thread budget, and `pool_warm` whether the pool is warm, only for calls that
+// may go parallel, so that small calls and max_threads = 1 never touch TBB or the clock (the real-time path).
+schedule choose_schedule(const work_plan& w, const problem& p,
+                         bool (*pool_warm)() noexcept = pool_recently_called) noexcept;
 
 }  // namespace varnorm::detail

@@ -10,6 +10,25 @@ namespace varnorm::detail {
 // concurrency of the caller's current task arena; for k, at most k.
 int thread_budget(int max_threads) noexcept;
 
+// TBB's workers spin for a while after their last task and then sleep; waking a sleeping one costs the caller
+// tens of microseconds, and it often joins too late to take a share. The library keeps, process-wide, when its
+// last call with a thread budget above 1 ended (a monotonic clock read, no system call), and counts the pool as
+// warm for this long after.
+inline constexpr std::int64_t kPoolWarmMicroseconds = 200;
+bool pool_recently_called() noexcept;
+
+// Notes, when it goes out of scope, the end of a call with a thread budget above 1 (`active`).
+class pool_call_scope {
+ public:
+  explicit pool_call_scope(bool active) noexcept : active_(active) {}
+  pool_call_scope(const pool_call_scope&) = delete;
+  pool_call_scope& operator=(const pool_call_scope&) = delete;
+  ~pool_call_scope();
+
+ private:
+  bool active_;
+};
+
 // A borrowed callable: body(begin, end) for a sub-range of [0, count).
 struct range_body {
   void* context;

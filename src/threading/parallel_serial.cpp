@@ -5,6 +5,10 @@ namespace varnorm::detail {
 
 int thread_budget(int) noexcept { return 1; }
 
+bool pool_recently_called() noexcept { return false; }
+
+pool_call_scope::~pool_call_scope() = default;
+
 void parallel_for(std::int64_t count, std::int64_t, int, range_body body) noexcept {
   if (count > 0) body.run(body.context, 0, count);
 }

@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <limits>
 #include <memory>
 #include <mutex>
 
@@ -33,6 +36,12 @@ tbb::task_arena* arena_for(int threads) {
   return slot;
 }
 
+using pool_clock = std::chrono::steady_clock;
+
+// pool_clock ticks at the end of the last call with a thread budget above 1. Relaxed: a stale value only
+// changes which schedule a call takes, and every schedule gives the same bits.
+std::atomic<pool_clock::rep> last_pool_call_end{std::numeric_limits<pool_clock::rep>::min()};
+
 // `context` carries the caller's floating-point settings; tasks run under them on every thread.
 void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body, tbb::task_group_context& context) {
   tbb::parallel_for(
@@ -48,6 +57,15 @@ int thread_budget(int max_threads) noexcept {
   const int available = tbb::this_task_arena::max_concurrency();
   if (max_threads == 0) return std::max(available, 1);
   return std::min(max_threads, kMaxArenaThreads);
+}
+
+bool pool_recently_called() noexcept {
+  constexpr pool_clock::duration warm = std::chrono::microseconds(kPoolWarmMicroseconds);
+  return last_pool_call_end.load(std::memory_order_relaxed) > (pool_clock::now() - warm).time_since_epoch().count();
+}
+
+pool_call_scope::~pool_call_scope() {
+  if (active_) last_pool_call_end.store(pool_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept {

@@ -125,13 +125,21 @@ TEST_CASE("forward and backward give the same bits for max_threads 0, 1 and 2 on
         CAPTURE(isa, threads, shape.n, shape.c, shape.h, shape.w, shape.layout);
         layer_case c = base;
         c.desc.max_threads = threads;
-        const forward_outputs f = run_forward(c);
+        // Each call a second time on its buffers, back to back: the first may find the pool cold and stay on
+        // the calling thread (calls below 1M values), the second finds it warm.
+        forward_outputs f = run_forward(c);
         REQUIRE(f.status == VARNORM_OK);
+        check_same_bits(f, f1);
+        REQUIRE(rerun_forward(c, f) == VARNORM_OK);
         check_same_bits(f, f1);
         for (bool saved : {true, false}) {
           CAPTURE(saved);
-          const backward_outputs b = saved ? run_backward(c, f.mean.data(), f.rstd.data()) : run_backward(c);
+          const float* mean = saved ? f.mean.data() : nullptr;
+          const float* rstd = saved ? f.rstd.data() : nullptr;
+          backward_outputs b = run_backward(c, mean, rstd);
           REQUIRE(b.status == VARNORM_OK);
+          check_same_bits(b, b1);
+          REQUIRE(rerun_backward(c, mean, rstd, b) == VARNORM_OK);
           check_same_bits(b, b1);
         }
       }

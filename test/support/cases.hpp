@@ -63,6 +63,11 @@ inline forward_outputs run_forward(const layer_case& c, const varnorm_desc& d) {
   return o;
 }
 inline forward_outputs run_forward(const layer_case& c) { return run_forward(c, c.desc); }
+// The same call again into `o`'s buffers: nothing allocated between calls, so repeated ones come back to back.
+inline varnorm_status rerun_forward(const layer_case& c, forward_outputs& o) {
+  return varnorm_forward(&c.desc, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(),
+                         o.rstd.data());
+}
 
 struct backward_outputs {
   varnorm_status status = VARNORM_OK;
@@ -81,6 +86,10 @@ inline backward_outputs run_backward(const layer_case& c, const varnorm_desc& d,
 }
 inline backward_outputs run_backward(const layer_case& c, const float* mean = nullptr, const float* rstd = nullptr) {
   return run_backward(c, c.desc, mean, rstd);
+}
+inline varnorm_status rerun_backward(const layer_case& c, const float* mean, const float* rstd, backward_outputs& o) {
+  return varnorm_backward(&c.desc, c.x.data(), c.alpha.data(), c.dy.data(), mean, rstd, o.dx.data(), o.dalpha.data(),
+                          o.dbeta.data());
 }
 
 inline varnorm_desc make_desc(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, varnorm_layout layout,

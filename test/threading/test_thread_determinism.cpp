@@ -5,8 +5,8 @@
 // Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
 // thread take part in it, so the parallel path is what is compared. With TBB also: max_threads = 0 runs in
 // the caller's arena and respects a user arena and a global_control limit, small calls stay on the calling
-// thread, and max_threads = k > 1 never has more than k threads. On x86, the caller's FTZ/DAZ apply in the
-// workers.
+// thread, so do calls below 1M values with max_threads = 0 after an idle period, and max_threads = k > 1 never
+// has more than k threads. On x86, the caller's FTZ/DAZ apply in the workers.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -69,6 +69,11 @@ all_outputs run_all(const layer_case& base, int max_threads) {
   o.forward = run_forward(c);
   o.saved = run_backward(c, o.forward.mean.data(), o.forward.rstd.data());
   o.recomputed = run_backward(c);
+  // Again, back to back on the same buffers: a call below 1M values after a pause (here the allocations) finds
+  // the pool cold and stays on the calling thread; these find it warm, so the parallel path is what is compared.
+  o.forward.status = rerun_forward(c, o.forward);
+  o.saved.status = rerun_backward(c, o.forward.mean.data(), o.forward.rstd.data(), o.saved);
+  o.recomputed.status = rerun_backward(c, nullptr, nullptr, o.recomputed);
   return o;
 }
 
@@ -302,10 +307,12 @@ TEST_CASE("max_threads 0 runs large calls in the caller's arena, where a worker 
     CAPTURE(nc.name);
     nc.c.desc.max_threads = 0;
     forward_outputs f = run_forward(nc.c);
+    backward_outputs saved = run_backward(nc.c, f.mean.data(), f.rstd.data()), recomputed = run_backward(nc.c);
     REQUIRE(f.status == VARNORM_OK);
-    CHECK(worker_joins([&] { REQUIRE(run_forward(nc.c).status == VARNORM_OK); }));
-    CHECK(worker_joins([&] { REQUIRE(run_backward(nc.c, f.mean.data(), f.rstd.data()).status == VARNORM_OK); }));
-    CHECK(worker_joins([&] { REQUIRE(run_backward(nc.c).status == VARNORM_OK); }));
+    // Calls back to back, as a pool that has just run a call counts as warm (plan/work_plan.hpp).
+    CHECK(worker_joins([&] { REQUIRE(rerun_forward(nc.c, f) == VARNORM_OK); }));
+    CHECK(worker_joins([&] { REQUIRE(rerun_backward(nc.c, f.mean.data(), f.rstd.data(), saved) == VARNORM_OK); }));
+    CHECK(worker_joins([&] { REQUIRE(rerun_backward(nc.c, nullptr, nullptr, recomputed) == VARNORM_OK); }));
   }
 }
 
@@ -319,17 +326,20 @@ TEST_CASE("max_threads 0 inside a user's task_arena(2) runs in that arena, on at
     tbb::task_arena arena(2);
     arena.initialize();
     arena_observer observer(arena);
-    auto in_user_arena = [&] {
-      all_outputs o;
-      arena.execute([&] { o = run_all(nc.c, 0); });
-      require_ok(o);
-      check_same_bits(o, serial);
-    };
-    // A worker joins the user's arena: the call runs there, not in an arena of the library's.
+    all_outputs o;
+    arena.execute([&] { o = run_all(nc.c, 0); });
+    require_ok(o);
+    check_same_bits(o, serial);
+    // A worker joins the user's arena when calls come back to back: the call runs there, not in an arena of
+    // the library's; and its bits are still those of one thread.
+    layer_case c = nc.c;
+    c.desc.max_threads = 0;
+    auto in_user_arena = [&] { arena.execute([&] { REQUIRE(rerun_forward(c, o.forward) == VARNORM_OK); }); };
     if (worker_participation_observable())
       CHECK(until_a_worker_enters(observer, in_user_arena));
     else
       in_user_arena();
+    check_same_bits(o.forward, serial.forward);
     CHECK(observer.distinct_threads() <= 2);
   }
 }
@@ -355,7 +365,8 @@ TEST_CASE("max_threads 0 under global_control(max_allowed_parallelism, 1) stays 
   if (worker_participation_observable()) {
     layer_case c = nc.c;
     c.desc.max_threads = 0;
-    CHECK(worker_joins([&] { REQUIRE(run_forward(c).status == VARNORM_OK); }));
+    forward_outputs f = run_forward(c);
+    CHECK(worker_joins([&] { REQUIRE(rerun_forward(c, f) == VARNORM_OK); }));
   }
 }
 
@@ -390,6 +401,40 @@ TEST_CASE("calls below the parallel cut-off stay on the calling thread for any m
     // above shows such an observer seeing a worker when it does).
     CHECK(observer.worker_entries() == 0);
   }
+}
+
+TEST_CASE("max_threads 0 after an idle period keeps a call below 1M values on the calling thread, same bits",
+          "[threads][tbb]") {
+  // 4x2x257x256 = 526336 values: above the parallel cut-off, below the cold-pool one (plan/work_plan.hpp).
+  const named_case nc{
+      "4x2x257x256 NCHW",
+      make_case(make_desc(4, 2, 257, 256, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), true, 131)};
+  const all_outputs serial = run_all(nc.c, 1);
+  require_ok(serial);
+  layer_case c = nc.c;
+  c.desc.max_threads = 0;
+  tbb::task_arena arena(2);
+  arena.initialize();
+  arena_observer observer(arena);
+  for (int i = 0; i < 10; ++i) {
+    // Longer than the library counts its pool warm after a call (200 us), so each call finds it cold.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    forward_outputs f;
+    arena.execute([&] { f = run_forward(c); });
+    REQUIRE(f.status == VARNORM_OK);
+    check_same_bits(f, serial.forward);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    backward_outputs b;
+    arena.execute([&] { b = run_backward(c, serial.forward.mean.data(), serial.forward.rstd.data()); });
+    REQUIRE(b.status == VARNORM_OK);
+    check_same_bits(b, serial.saved);
+  }
+  // No worker entered: the calls published no work. Back to back, the same calls do run on a worker, so the
+  // check above could fail.
+  CHECK(observer.worker_entries() == 0);
+  forward_outputs f = run_forward(c);
+  if (worker_participation_observable())
+    CHECK(until_a_worker_enters(observer, [&] { arena.execute([&] { REQUIRE(rerun_forward(c, f) == VARNORM_OK); }); }));
 }
 
 #ifdef __linux__

@@ -1,0 +1,112 @@
+// The schedule rule of plan/work_plan.hpp, on the rule itself (the pool's warmth is passed in, so no timing
+// decides the outcome): calls below the parallel cut-off and max_threads = 1 stay on the calling thread without
+// asking whether the pool is warm; above it, calls below kColdPoolParallelMinElements use threads only when the
+// pool is warm, larger ones always, for max_threads 0 and k > 1 alike. And the clock behind the warmth: a call
+// with a thread budget keeps the pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+#include "dispatch/isa_dispatch.hpp"
+#include "plan/work_plan.hpp"
+#include "threading/parallel.hpp"
+
+namespace {
+
+using varnorm::detail::choose_schedule;
+using varnorm::detail::direction;
+using varnorm::detail::problem;
+using varnorm::detail::schedule;
+
+int warmth_queries = 0;
+bool warm_pool() noexcept {
+  ++warmth_queries;
+  return true;
+}
+bool cold_pool() noexcept {
+  ++warmth_queries;
+  return false;
+}
+
+// NCHW VarianceNorm2d of n x c planes of m values, with max_threads.
+problem planes(std::int64_t n, std::int64_t c, std::int64_t m, int max_threads) {
+  problem p;
+  p.n = n;
+  p.c = c;
+  p.m = m;
+  p.groups = c;
+  p.max_threads = max_threads;
+  return p;
+}
+
+schedule schedule_of(const problem& p, bool (*pool_warm)() noexcept) {
+  const auto w = varnorm::detail::make_work_plan(p, direction::forward, varnorm::detail::active_kernels());
+  return choose_schedule(w, p, pool_warm);
+}
+
+// Whether the pool counts as warm at some point of `tries` reads right after `note` ran: a read may come late
+// when this thread is preempted, never early.
+template <class Note>
+bool warm_right_after(Note&& note, int tries = 100) {
+  for (int i = 0; i < tries; ++i) {
+    note();
+    if (varnorm::detail::pool_recently_called()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("calls below the cut-off and max_threads 1 stay serial without reading the pool's warmth", "[plan]") {
+  warmth_queries = 0;
+  const problem small = planes(1, 2, varnorm::detail::kParallelMinElements / 2 - 1, 0);
+  const problem one_thread = planes(8, 64, 64 * 64, 1);
+  for (const problem& p : {small, one_thread}) {
+    const schedule s = schedule_of(p, warm_pool);
+    CHECK(s.threads == 1);
+    CHECK_FALSE(s.uses_pool);
+  }
+  CHECK(warmth_queries == 0);
+}
+
+TEST_CASE("calls below 1M values use threads only when the pool is warm, larger ones always", "[plan][threads]") {
+  for (int max_threads : {0, 2}) {
+    CAPTURE(max_threads);
+    const int budget = varnorm::detail::thread_budget(max_threads);
+    // 4x2x257x256 = 526336 values: above the cut-off, below kColdPoolParallelMinElements; 8x2x257x256 above both.
+    const problem mid = planes(4, 2, 257 * 256, max_threads), large = planes(8, 2, 257 * 256, max_threads);
+    REQUIRE(mid.elements() >= varnorm::detail::kParallelMinElements);
+    REQUIRE(mid.elements() < varnorm::detail::kColdPoolParallelMinElements);
+    REQUIRE(large.elements() >= varnorm::detail::kColdPoolParallelMinElements);
+    if (budget <= 1) {
+      WARN("one thread here (one core, or a build without TBB): every call is serial");
+      CHECK(schedule_of(mid, warm_pool).threads == 1);
+      CHECK(schedule_of(large, warm_pool).threads == 1);
+      continue;
+    }
+    const schedule cold = schedule_of(mid, cold_pool);
+    CHECK(cold.threads == 1);
+    CHECK(cold.uses_pool);  // its end still warms the pool, so the next call of a stream goes parallel
+    const schedule warm = schedule_of(mid, warm_pool);
+    CHECK(warm.threads == budget);
+    CHECK(warm.uses_pool);
+    CHECK(schedule_of(large, cold_pool).threads == budget);
+    CHECK(schedule_of(large, warm_pool).threads == budget);
+  }
+}
+
+#ifdef VARNORM_TEST_WITH_TBB
+TEST_CASE("the pool is warm right after a call with a thread budget, and cold after an idle period", "[threads][tbb]") {
+  const auto idle = std::chrono::microseconds(4 * varnorm::detail::kPoolWarmMicroseconds);
+  std::this_thread::sleep_for(idle);
+  CHECK_FALSE(varnorm::detail::pool_recently_called());
+  // A call without a thread budget leaves the pool cold.
+  { const varnorm::detail::pool_call_scope serial_call(false); }
+  CHECK_FALSE(varnorm::detail::pool_recently_called());
+  CHECK(warm_right_after([] { const varnorm::detail::pool_call_scope threaded_call(true); }));
+  std::this_thread::sleep_for(idle);
+  CHECK_FALSE(varnorm::detail::pool_recently_called());
+}
+#endif
