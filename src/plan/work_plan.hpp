@@ -40,7 +40,8 @@ enum class direction { forward, backward };
 inline constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 17;
 // The same below this many when the pool is cold (no call with a thread budget ended in the last
 // kPoolWarmMicroseconds): its workers sleep or serve another arena, and below about 1M values two threads that
-// must first wake one are slower than the caller alone (bench/README.md, "Threads after idle").
+// must first wake one are slower than the caller alone (bench/README.md, "Threads after idle and after another
+// arena").
 inline constexpr std::int64_t kColdPoolParallelMinElements = std::int64_t{1} << 20;
 
 // Channels are cut into keys (the channels one block covers) and keys into spans (the keys whose statistics

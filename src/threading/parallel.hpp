@@ -12,8 +12,8 @@ int thread_budget(int max_threads) noexcept;
 
 // TBB's workers spin for a while after their last task and then sleep; waking a sleeping one costs the caller
 // tens of microseconds, and it often joins too late to take a share. The library keeps, process-wide, when its
-// last call with a thread budget above 1 ended (a monotonic clock read, no system call), and counts the pool as
-// warm for this long after.
+// last call with a thread budget above 1 ended (a steady_clock read, through the vDSO where the kernel offers
+// one), and counts the pool as warm for this long after.
 inline constexpr std::int64_t kPoolWarmMicroseconds = 200;
 bool pool_recently_called() noexcept;
 

@@ -5,8 +5,8 @@
 // Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
 // thread take part in it, so the parallel path is what is compared. With TBB also: max_threads = 0 runs in
 // the caller's arena and respects a user arena and a global_control limit, small calls stay on the calling
-// thread, so do calls below 1M values with max_threads = 0 after an idle period, and max_threads = k > 1 never
-// has more than k threads. On x86, the caller's FTZ/DAZ apply in the workers.
+// thread, so do calls below 1M values after an idle period (seen with max_threads = 0, in a user arena), and
+// max_threads = k > 1 never has more than k threads. On x86, the caller's FTZ/DAZ apply in the workers.
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
