@@ -53,43 +53,48 @@ struct forward_outputs {
   std::vector<float> y, mean, rstd;
 };
 
+// Forward with descriptor d into o's buffers (allocated by run_forward).
+inline varnorm_status call_forward(const layer_case& c, const varnorm_desc& d, forward_outputs& o) {
+  return varnorm_forward(&d, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(), o.rstd.data());
+}
 inline forward_outputs run_forward(const layer_case& c, const varnorm_desc& d) {
   forward_outputs o;
   o.y.assign(tensor_size(d), 0.0f);
   o.mean.assign(stats_size(d), 0.0f);
   o.rstd.assign(stats_size(d), 0.0f);
-  o.status =
-      varnorm_forward(&d, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(), o.rstd.data());
+  o.status = call_forward(c, d, o);
   return o;
 }
 inline forward_outputs run_forward(const layer_case& c) { return run_forward(c, c.desc); }
 // The same call again into `o`'s buffers: nothing allocated between calls, so repeated ones come back to back.
-inline varnorm_status rerun_forward(const layer_case& c, forward_outputs& o) {
-  return varnorm_forward(&c.desc, c.x.data(), c.alpha.data(), c.beta_or_null(), o.y.data(), o.mean.data(),
-                         o.rstd.data());
-}
+inline varnorm_status rerun_forward(const layer_case& c, forward_outputs& o) { return call_forward(c, c.desc, o); }
 
 struct backward_outputs {
   varnorm_status status = VARNORM_OK;
   std::vector<float> dx, dalpha, dbeta;
 };
 
-// mean and rstd: both saved by forward, or both NULL (recomputed).
+// Backward with descriptor d into o's buffers (allocated by run_backward); mean and rstd: both saved by forward,
+// or both NULL (recomputed).
+inline varnorm_status call_backward(const layer_case& c, const varnorm_desc& d, const float* mean, const float* rstd,
+                                    backward_outputs& o) {
+  return varnorm_backward(&d, c.x.data(), c.alpha.data(), c.dy.data(), mean, rstd, o.dx.data(), o.dalpha.data(),
+                          o.dbeta.data());
+}
 inline backward_outputs run_backward(const layer_case& c, const varnorm_desc& d, const float* mean, const float* rstd) {
   backward_outputs o;
   o.dx.assign(tensor_size(d), 0.0f);
   o.dalpha.assign(affine_size(d), 0.0f);
   o.dbeta.assign(affine_size(d), 0.0f);
-  o.status = varnorm_backward(&d, c.x.data(), c.alpha.data(), c.dy.data(), mean, rstd, o.dx.data(), o.dalpha.data(),
-                              o.dbeta.data());
+  o.status = call_backward(c, d, mean, rstd, o);
   return o;
 }
 inline backward_outputs run_backward(const layer_case& c, const float* mean = nullptr, const float* rstd = nullptr) {
   return run_backward(c, c.desc, mean, rstd);
 }
+// The same call again into `o`'s buffers, as rerun_forward.
 inline varnorm_status rerun_backward(const layer_case& c, const float* mean, const float* rstd, backward_outputs& o) {
-  return varnorm_backward(&c.desc, c.x.data(), c.alpha.data(), c.dy.data(), mean, rstd, o.dx.data(), o.dalpha.data(),
-                          o.dbeta.data());
+  return call_backward(c, c.desc, mean, rstd, o);
 }
 
 inline varnorm_desc make_desc(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, varnorm_layout layout,
