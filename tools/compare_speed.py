@@ -4,18 +4,22 @@
 Runs them alternately, ROUNDS times each, with the same filter, keeps each benchmark's fastest real time per
 binary, and prints new/base time ratios: a refactor must leave every row within noise. The rows are sorted
 by ratio, slowest first. Usage:
-  tools/compare_speed.py BASE_BINARY NEW_BINARY [--rounds 3] [--filter REGEX] [--min-time 0.05]
+  tools/compare_speed.py BASE_BINARY NEW_BINARY [--rounds 3] [--filter REGEX] [--min-time 0.05] [--cpu N]
+--cpu N runs both binaries on CPU N only (one-thread rows: the CPUs of a virtual machine can differ by 20%).
 tools/compare_speed.sh builds the two binaries from a revision and the working tree and calls this script.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 
 
-def run(binary, regex, min_time):
+def run(binary, regex, min_time, cpu):
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
     out = subprocess.run([binary, f"--benchmark_filter={regex}", f"--benchmark_min_time={min_time}",
-                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True,
+                         preexec_fn=pin).stdout
     return {b["name"]: b["real_time"] for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"}
 
 
@@ -27,12 +31,13 @@ def main():
     parser.add_argument("--filter", default=r"^(forward|backward|backward_recompute)/N[A-Z]+/(AUTO|TWO_PASS|WELFORD)/"
                                             r".*threads:1/")
     parser.add_argument("--min-time", default="0.05")
+    parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args()
     best = {"base": {}, "new": {}}
     for round_index in range(args.rounds):
         for label, binary in (("base", args.base), ("new", args.new)) if round_index % 2 == 0 else \
                 (("new", args.new), ("base", args.base)):
-            for name, time in run(binary, args.filter, args.min_time).items():
+            for name, time in run(binary, args.filter, args.min_time, args.cpu).items():
                 best[label][name] = min(time, best[label].get(name, float("inf")))
         print(f"round {round_index + 1} of {args.rounds} done", file=sys.stderr)
     rows = sorted(((best["new"][n] / best["base"][n], n) for n in best["base"] if n in best["new"]), reverse=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds varnorm_bench at a git revision (default HEAD) and from the working tree (Release), then runs
 # tools/compare_speed.py on the two: new/base time per benchmark, alternated rounds, fastest of each.
-# Usage: bash tools/compare_speed.sh [REV] [compare_speed.py options: --rounds N --filter REGEX --min-time S]
+# Usage: bash tools/compare_speed.sh [REV] [compare_speed.py options: --rounds N --filter REGEX --min-time S
+#   --cpu N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
