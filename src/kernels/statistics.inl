@@ -71,7 +71,8 @@ void segment_moments(const input_element* base, std::int64_t step, int rows, int
 // 1 + rows * (t - segment mean)^2 / M2; summed over a block's segments, the cancellation errors are bounded by
 // a few units of roundoff times the block's M2 (the terms rows * (mean - block mean)^2 of the segments and of
 // their predecessors each add up to at most the block's M2), never by the block's |mean| / std. The
-// block's first segment has no predecessor and is computed two-pass.
+// block's first segment has no predecessor: a whole one takes t from its own first rows (leading_rows_mean),
+// a shorter one (a run of fewer than kSegmentRows rows) is computed two-pass.
 template <int V, bool Partial, class Vectors>
 void shifted_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at,
                              const vec* shift, const vec* estimate, lane_moments<V>& out) noexcept {
@@ -101,6 +102,24 @@ void shifted_segment_moments(const input_element* base, std::int64_t step, int r
   }
 }
 
+// Rows a block's first segment takes its shifted sums' estimate from. With t the mean of a lane's first
+// kLeadingRows values, kSegmentRows * (t - segment mean)^2 <= kSegmentRows / kLeadingRows * M2 (Cauchy-Schwarz),
+// so no lane cancels by more than 1 + kSegmentRows / kLeadingRows = 5, whatever the data.
+constexpr int kLeadingRows = kSegmentRows / 4;
+
+// Per lane: the mean of (x - shift) over the first kLeadingRows rows.
+template <int V, bool Partial, class Vectors>
+void leading_rows_mean(const input_element* base, std::int64_t step, int used, Vectors at, const vec* shift,
+                       vec* mean) noexcept {
+  for (int v = 0; v < V; ++v) mean[v] = ops::splat(0.0f);
+  for (int r = 0; r < kLeadingRows; ++r) {
+    const input_element* row = base + r * step;
+    for (int v = 0; v < V; ++v) mean[v] = mean[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
+  }
+  const vec inv = ops::splat(kInverse[kLeadingRows]);
+  for (int v = 0; v < V; ++v) mean[v] = mean[v] * inv;
+}
+
 // Segment `s` of a block (`rows` rows from `base`); `estimate` holds the lane means of segment s - 1.
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
 void block_segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at,
@@ -108,6 +127,12 @@ void block_segment_moments(const input_element* base, std::int64_t step, int row
   if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS) {
     if (s > 0) {
       shifted_segment_moments<V, Partial>(base, step, rows, used, at, shift, estimate, out);
+      return;
+    }
+    if (rows == kSegmentRows) {
+      vec leading_mean[V];
+      leading_rows_mean<V, Partial>(base, step, used, at, shift, leading_mean);
+      shifted_segment_moments<V, Partial>(base, step, rows, used, at, shift, leading_mean, out);
       return;
     }
     segment_moments<V, Partial, VARNORM_ALGORITHM_TWO_PASS>(base, step, rows, used, at, shift, out);
