@@ -96,6 +96,34 @@ std::vector<int> thread_counts() {
   return counts;
 }
 
+int pinned_cpu() {
+  static const int cpu = [] {
+    const char* env = std::getenv("VARNORM_BENCH_CPU");
+    if (env == nullptr || *env == '\0') return -1;
+    char* end = nullptr;
+    const long value = std::strtol(env, &end, 10);
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    const bool usable = *end == '\0' && value >= 0 && value < CPU_SETSIZE &&
+                        sched_getaffinity(0, sizeof allowed, &allowed) == 0 &&
+                        CPU_ISSET(static_cast<int>(value), &allowed);
+    return usable ? static_cast<int>(value) : -2;
+  }();
+  return cpu;
+}
+
+OneCpuScope::OneCpuScope(int threads) noexcept {
+  if (threads != 1 || pinned_cpu() < 0 || sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(pinned_cpu(), &one);
+  pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+OneCpuScope::~OneCpuScope() {
+  if (pinned_) sched_setaffinity(0, sizeof saved_, &saved_);
+}
+
 std::string join_name(std::initializer_list<std::string> parts) {
   std::string name;
   for (const std::string& part : parts) {

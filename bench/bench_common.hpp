@@ -2,6 +2,8 @@
 #ifndef VARNORM_BENCH_COMMON_HPP
 #define VARNORM_BENCH_COMMON_HPP
 
+#include <sched.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +42,25 @@ Tensors& tensors_for(const Shape4& shape);
 // Thread counts benchmarked: 1 and all hardware threads this process may use, or the list in the
 // environment variable VARNORM_BENCH_THREADS (e.g. "1,4"). Without TBB only 1 (the library runs serially).
 std::vector<int> thread_counts();
+
+// The CPU that one-thread benchmarks run on, from the environment variable VARNORM_BENCH_CPU: -1 when it is
+// unset, -2 when it names no CPU this process may use. The CPUs of a virtual machine can differ by 20%, so
+// that one-thread ratios compare work done on one CPU.
+int pinned_cpu();
+
+// While it lives, a one-thread benchmark's thread runs on pinned_cpu() alone (when set); any other thread count
+// keeps the thread's CPUs. Nothing multi-threaded may start under the pin: TBB's workers would inherit it.
+class OneCpuScope {
+ public:
+  explicit OneCpuScope(int threads) noexcept;
+  ~OneCpuScope();
+  OneCpuScope(const OneCpuScope&) = delete;
+  OneCpuScope& operator=(const OneCpuScope&) = delete;
+
+ private:
+  bool pinned_ = false;
+  cpu_set_t saved_{};
+};
 
 // "forward/NCHW/AUTO/8x64x64x64/threads:1" and friends; parts joined by '/'.
 std::string join_name(std::initializer_list<std::string> parts);

@@ -2,7 +2,7 @@
 # varnorm's benchmark suite: installs what it needs (Debian 12), builds varnorm_bench in Release in
 # build/bench, runs it, then prints bench/report's markdown tables and the path of its PNG chart.
 #
-# Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [varnorm_bench arguments...]
+# Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [--cpu=N] [varnorm_bench arguments...]
 #   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
 #                      threads 1 and all, forward TWO_PASS, WELFORD and SHIFTED_SUMS at threads 1, the baselines
 #                      (minimal kernels included) and the peers; 3 short repetitions in random order, medians
@@ -12,6 +12,8 @@
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
 #                      5 longer repetitions in random order, medians: about 5 minutes on 2 cores
 #   --isa=NAME         force the library's kernel set: a name varnorm_isa_name lists (default auto)
+#   --cpu=N            run the one-thread benchmarks on CPU N alone (VARNORM_BENCH_CPU), so that their ratios
+#                      compare work done on one CPU; benchmarks with more threads keep every CPU
 # Arguments after these go to varnorm_bench, after the mode's own: --benchmark_filter=REGEX replaces the
 # mode's filter, e.g. --benchmark_filter='forward/N...C/AUTO/1x2x512x512'.
 # Results: build/bench/results/<mode>-<time>.{json,png,log}, and <mode>-latest.{json,png} pointing to them.
@@ -29,6 +31,7 @@ for arg in "$@"; do
     --smoke) mode=smoke ;;
     --full) mode=full ;;
     --isa=*) isa=${arg#--isa=} ;;
+    --cpu=*) export VARNORM_BENCH_CPU=${arg#--cpu=} ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       exit 0
@@ -87,6 +90,18 @@ if ! "$binary" "${args[@]}" "${extra[@]}" --benchmark_out="$json" --benchmark_ou
   exit 1
 fi
 echo "ran in $(( $(date +%s) - run_start )) s"
+if [ "$mode" = smoke ]; then
+  # --cpu: the first CPU this process may use is taken and reported, a CPU it may not use is refused.
+  cpu=$(/usr/bin/python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+  pinned=$(VARNORM_BENCH_CPU=$cpu "$binary" --benchmark_filter='^copy/1x16x64x64/threads:1/' \
+    --benchmark_min_time=0.002 --benchmark_format=json 2>/dev/null) || pinned=""
+  [[ $pinned == *"\"one_thread_cpu\": \"$cpu\""* ]] ||
+    { echo "bench/run.sh: VARNORM_BENCH_CPU=$cpu was not taken" >&2; exit 1; }
+  if VARNORM_BENCH_CPU=100000 "$binary" --benchmark_filter=none >/dev/null 2>&1; then
+    echo "bench/run.sh: VARNORM_BENCH_CPU=100000 was not refused" >&2
+    exit 1
+  fi
+fi
 echo
 
 /usr/bin/python3 "$root/bench/report" "$json" --png "$png" || { echo "bench/run.sh: report failed" >&2; exit 1; }

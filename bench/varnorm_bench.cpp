@@ -405,9 +405,14 @@ double minimum(const std::vector<double>& values) {
   return values.empty() ? 0.0 : *std::min_element(values.begin(), values.end());
 }
 
+// A benchmark of `threads` threads; a one-thread one on VARNORM_BENCH_CPU's CPU when that is set.
 template <class F>
-void add(const std::string& name, F&& fn) {
-  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))
+void add(const std::string& name, int threads, F fn) {
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [threads, fn](benchmark::State& state) {
+                                 const OneCpuScope pin(threads);
+                                 fn(state);
+                               })
       ->UseRealTime()
       ->Unit(benchmark::kMicrosecond)
       ->ComputeStatistics("min", minimum);  // with repetitions: the least disturbed one (report --stat min)
@@ -427,27 +432,27 @@ void register_all() {
       const std::string threads = threads_name(k);
       for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2,
                          Roofline::minimal_forward, Roofline::minimal_backward})
-        add(join_name({roofline_name(r), shape, threads}),
+        add(join_name({roofline_name(r), shape, threads}), k,
             [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
       for (Direction dir : directions)
         for (bool nhwc : {false, true})
           for (varnorm_algorithm a : algorithms)
-            add(join_name({direction_name(dir), layout_name(nhwc), algorithm_name(a), shape, threads}),
+            add(join_name({direction_name(dir), layout_name(nhwc), algorithm_name(a), shape, threads}), k,
                 [dir, nhwc, a, s, k](benchmark::State& st) { bench_varnorm(st, dir, nhwc, a, s, k); });
       for (Direction dir : {Direction::forward, Direction::backward})
         for (bool nhwc : {false, true})
-          add(join_name({direction_name(dir), layout_name(nhwc), "GROUPNORM", shape, threads}),
+          add(join_name({direction_name(dir), layout_name(nhwc), "GROUPNORM", shape, threads}), k,
               [dir, nhwc, s, k](benchmark::State& st) {
                 bench_varnorm(st, dir, nhwc, VARNORM_ALGORITHM_AUTO, s, k, Layer::group_norm);
               });
       if (k == 1)  // the hand-written loops are single-threaded
         for (Direction dir : {Direction::forward, Direction::backward})
           for (bool nhwc : {false, true})
-            add(join_name({direction_name(dir), layout_name(nhwc), "peer_naive", shape, threads}),
+            add(join_name({direction_name(dir), layout_name(nhwc), "peer_naive", shape, threads}), k,
                 [dir, nhwc, s](benchmark::State& st) { bench_naive(st, dir, nhwc, s); });
       if (have_onednn && onednn_set_threads(k))
         for (Direction dir : {Direction::forward, Direction::backward})
-          add(join_name({direction_name(dir), "NCHW", "peer_onednn", shape, threads}),
+          add(join_name({direction_name(dir), "NCHW", "peer_onednn", shape, threads}), k,
               [dir, s, k](benchmark::State& st) { bench_onednn(st, dir, s, k); });
     }
   }
@@ -477,6 +482,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "varnorm_bench: VARNORM_BENCH_ISA=%s: %s\n", isa, varnorm_status_string(status));
     return 2;
   }
+  if (vnbench::pinned_cpu() == -2) {
+    std::fprintf(stderr, "varnorm_bench: VARNORM_BENCH_CPU=%s names no CPU this process may use\n",
+                 std::getenv("VARNORM_BENCH_CPU"));
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
@@ -486,6 +496,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("varnorm_isa", varnorm_isa());
   benchmark::AddCustomContext("baseline_isa", vnbench::baseline_isa());
   benchmark::AddCustomContext("threads", threads);
+  benchmark::AddCustomContext("one_thread_cpu",
+                              vnbench::pinned_cpu() >= 0 ? std::to_string(vnbench::pinned_cpu()) : "any");
   const char* onednn = vnbench::onednn_version();
   benchmark::AddCustomContext("onednn", onednn != nullptr ? onednn : "absent");
   std::string shapes;
