@@ -44,8 +44,8 @@ Tensors& tensors_for(const Shape4& shape);
 std::vector<int> thread_counts();
 
 // The CPU that one-thread benchmarks run on, from the environment variable VARNORM_BENCH_CPU: -1 when it is
-// unset, -2 when it names no CPU this process may use. The CPUs of a virtual machine can differ by 20%, so
-// that one-thread ratios compare work done on one CPU.
+// unset, -2 when it names no CPU this process may use. Pinned, one-thread ratios compare work done on one CPU
+// (a virtual machine's CPUs can differ in speed: bench/README.md, "Running").
 int pinned_cpu();
 
 // While it lives, a one-thread benchmark's thread runs on pinned_cpu() alone (when set); any other thread count

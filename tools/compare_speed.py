@@ -5,7 +5,7 @@ Runs them alternately, ROUNDS times each, with the same filter, keeps each bench
 binary, and prints new/base time ratios: a refactor must leave every row within noise. The rows are sorted
 by ratio, slowest first. Usage:
   tools/compare_speed.py BASE_BINARY NEW_BINARY [--rounds 3] [--filter REGEX] [--min-time 0.05] [--cpu N]
---cpu N runs both binaries on CPU N only (one-thread rows: the CPUs of a virtual machine can differ by 20%).
+--cpu N runs both binaries on CPU N only, for one-thread rows (a virtual machine's CPUs can differ in speed).
 tools/compare_speed.sh builds the two binaries from a revision and the working tree and calls this script.
 """
 import argparse
