@@ -374,8 +374,9 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     // Units in memory order (terms are summed per key afterwards, in sample order); with units_in_pairs,
     // consecutive units of one sample two abreast.
     const bool pairs = units_in_pairs(f.w, f.p);
-    auto body = [&](std::int64_t begin, std::int64_t end) noexcept {
-      for (std::int64_t i = begin; i < end; ++i) {
+    auto body = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
+      const unit_range range = unit_task_range(f.w, pairs, first_task, end_task);
+      for (std::int64_t i = range.begin, end = range.end; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
         if (pairs && next_in_sample(f.w, i, end)) {
           const std::int64_t next = unit_in_memory_order(f.w, ++i);
@@ -386,7 +387,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         }
       }
     };
-    parallel_for(units, 1, max_threads, body);
+    parallel_for(unit_task_count(f.w, pairs), 1, max_threads, body);
   } else {
     const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);

@@ -130,9 +130,14 @@ void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t secon
     for (int i = 0; i < 2; ++i) scale_tile(f, units[i], t, s[i]);
 }
 
-// Units [begin, end) in memory order; NHWC units of one sample that span several tiles go in pairs.
+// Whether units of one sample go in pairs (run_unit_pair): NHWC units that span several tiles.
+bool units_in_pairs(const forward_call& f) noexcept {
+  return f.p.layout == VARNORM_LAYOUT_NHWC && !f.w.group_planes && f.w.unit_tiles() > 1;
+}
+
+// Units [begin, end) in memory order; with units_in_pairs, consecutive units of one sample two abreast.
 void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noexcept {
-  const bool pairs = f.p.layout == VARNORM_LAYOUT_NHWC && !f.w.group_planes && f.w.unit_tiles() > 1;
+  const bool pairs = units_in_pairs(f);
   for (std::int64_t i = begin; i < end; ++i) {
     if (pairs && next_in_sample(f.w, i, end)) {
       run_unit_pair(f, unit_in_memory_order(f.w, i), unit_in_memory_order(f.w, i + 1));
@@ -178,11 +183,16 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const schedule s = choose_schedule(w, p);
   const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
-  auto units = [&](std::int64_t begin, std::int64_t end) noexcept { run_units(f, begin, end); };
-  if (s.threads > 1)
-    parallel_for(w.units(), 1, p.max_threads, units);
-  else
-    units(0, w.units());
+  if (s.threads > 1) {
+    const bool pairs = units_in_pairs(f);
+    auto tasks = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
+      const unit_range units = unit_task_range(w, pairs, first_task, end_task);
+      run_units(f, units.begin, units.end);
+    };
+    parallel_for(unit_task_count(w, pairs), 1, p.max_threads, tasks);
+  } else {
+    run_units(f, 0, w.units());
+  }
   return VARNORM_OK;
 }
 

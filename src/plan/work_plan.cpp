@@ -46,6 +46,19 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   return w;
 }
 
+std::int64_t unit_task_count(const work_plan& w, bool pairs) noexcept {
+  return pairs ? w.samples * ((w.spans() + 1) / 2) : w.units();
+}
+
+unit_range unit_task_range(const work_plan& w, bool pairs, std::int64_t first_task, std::int64_t end_task) noexcept {
+  if (!pairs) return {first_task, end_task};
+  const std::int64_t spans = w.spans(), per_sample = (spans + 1) / 2;
+  // The first unit of task t: its sample's first unit, then two per task before it in that sample.
+  auto first_unit = [&](std::int64_t t) { return t / per_sample * spans + t % per_sample * 2; };
+  const std::int64_t last = end_task - 1;
+  return {first_unit(first_task), std::min(first_unit(last) + 2, (last / per_sample + 1) * spans)};
+}
+
 unit_groups groups_of(const work_plan& w, const problem& p, std::int64_t u) noexcept {
   const std::int64_t first_channel = unit_at(w, u).span * w.keys_per_span * w.group_channels;
   const std::int64_t channels = std::min<std::int64_t>(w.keys_per_span * w.group_channels, p.c - first_channel);

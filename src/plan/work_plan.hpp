@@ -90,6 +90,17 @@ inline bool next_in_sample(const work_plan& w, std::int64_t i, std::int64_t end)
   return i + 1 < end && i % w.spans() + 1 < w.spans();
 }
 
+// Tasks over the units in memory order for threads to share. With `pairs` (consecutive units of one sample are
+// walked two abreast, as next_in_sample pairs them from a sample's first unit on), a task is such a pair, or a
+// sample's last unit alone, so that no split parts a pair; otherwise a task is a unit.
+std::int64_t unit_task_count(const work_plan& w, bool pairs) noexcept;
+// Memory-order units [begin, end) of tasks [first_task, end_task): consecutive tasks are adjacent units.
+struct unit_range {
+  std::int64_t begin;
+  std::int64_t end;
+};
+unit_range unit_task_range(const work_plan& w, bool pairs, std::int64_t first_task, std::int64_t end_task) noexcept;
+
 // The statistics groups of unit u: groups [first, first + count) of its sample.
 struct unit_groups {
   std::int64_t first;
