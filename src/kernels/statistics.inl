@@ -21,6 +21,17 @@ struct lane_moments {
 
 // One segment of `rows` <= kSegmentRows rows: per-lane moments, each lane over `rows` values.
 // Method VARNORM_ALGORITHM_SHIFTED_SUMS is not handled here (see shifted_segment_moments).
+// Per lane: sum[v] = the sum of (x - shift) over `rows` rows, in row order.
+template <int V, bool Partial, class Vectors>
+void shifted_row_sums(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
+                      vec* sum) noexcept {
+  for (int v = 0; v < V; ++v) sum[v] = ops::splat(0.0f);
+  for (int r = 0; r < rows; ++r) {
+    const input_element* row = base + r * step;
+    for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
+  }
+}
+
 template <int V, bool Partial, varnorm_algorithm Method, class Vectors>
 void segment_moments(const input_element* base, std::int64_t step, int rows, int used, Vectors at, const vec* shift,
                      lane_moments<V>& out) noexcept {
@@ -43,11 +54,7 @@ void segment_moments(const input_element* base, std::int64_t step, int rows, int
     for (int v = 0; v < V; ++v) out.sum[v] = ops::fma(out.mean[v], count, shift[v] * count);
   } else {
     vec sum[V];
-    for (int v = 0; v < V; ++v) sum[v] = ops::splat(0.0f);
-    for (int r = 0; r < rows; ++r) {
-      const input_element* row = base + r * step;
-      for (int v = 0; v < V; ++v) sum[v] = sum[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
-    }
+    shifted_row_sums<V, Partial>(base, step, rows, used, at, shift, sum);
     const vec inv = ops::splat(kInverse[rows]);
     const vec count = ops::splat(static_cast<float>(rows));
     for (int v = 0; v < V; ++v) {
@@ -111,11 +118,7 @@ constexpr int kLeadingRows = kSegmentRows / 4;
 template <int V, bool Partial, class Vectors>
 void leading_rows_mean(const input_element* base, std::int64_t step, int used, Vectors at, const vec* shift,
                        vec* mean) noexcept {
-  for (int v = 0; v < V; ++v) mean[v] = ops::splat(0.0f);
-  for (int r = 0; r < kLeadingRows; ++r) {
-    const input_element* row = base + r * step;
-    for (int v = 0; v < V; ++v) mean[v] = mean[v] + (load_row_vector<V, Partial>(row, v, used, at) - shift[v]);
-  }
+  shifted_row_sums<V, Partial>(base, step, kLeadingRows, used, at, shift, mean);
   const vec inv = ops::splat(kInverse[kLeadingRows]);
   for (int v = 0; v < V; ++v) mean[v] = mean[v] * inv;
 }
