@@ -248,15 +248,7 @@ void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
   sum_keys(f, u, ug, emit);
   ug.finish(f);
   if (f.b.dx != nullptr)
-    for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) apply_tile(f, u, t, ug);
-}
-
-// Whether units of one sample are walked two abreast: NHWC spans of one key over several tiles, where one after
-// the other each unit would stream the whole sample from memory for its sums and again for dx. Spans of at least
-// half of kMaxGroupChannels channels, so that each span is a block of reduce_span_blocks of its own.
-bool units_in_pairs(const work_plan& w, const problem& p) noexcept {
-  return p.layout == VARNORM_LAYOUT_NHWC && !w.group_planes && w.keys_per_span == 1 && w.tiles > 1 &&
-         2 * w.group_channels > kMaxGroupChannels;
+    for (std::int64_t i = 0; i < f.w.unit_tiles(); ++i) apply_tile(f, u, f.w.output_tile(i), ug);
 }
 
 // Units first and second (one key each, of the same sample) on one thread, tile by tile: the second finds the
@@ -282,8 +274,8 @@ __attribute__((noinline)) void run_unit_pair(const backward_call& f, std::int64_
   emit_second(keys[1].key, ug[1].add_key(f, sample, keys[1], sums[1].dyx, sums[1].dy));
   for (int i = 0; i < 2; ++i) ug[i].finish(f);
   if (f.b.dx != nullptr)
-    for (std::int64_t t = 0; t < f.w.tiles; ++t)
-      for (int i = 0; i < 2; ++i) apply_tile(f, units[i], t, ug[i]);
+    for (std::int64_t step = 0; step < f.w.tiles; ++step)
+      for (int i = 0; i < 2; ++i) apply_tile(f, units[i], f.w.output_tile(step), ug[i]);
 }
 
 // dalpha / dbeta of a block of consecutive keys: per (sample, channel) with per-sample affine, else summed over the
@@ -371,14 +363,13 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     };
   };
   if (!s.split_tiles) {
-    // Units in memory order (terms are summed per key afterwards, in sample order); with units_in_pairs,
+    // Units in memory order (terms are summed per key afterwards, in sample order); with paired_units,
     // consecutive units of one sample two abreast.
-    const bool pairs = units_in_pairs(f.w, f.p);
     auto body = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
-      const unit_range range = unit_task_range(f.w, pairs, first_task, end_task);
+      const unit_range range = unit_task_range(f.w, first_task, end_task);
       for (std::int64_t i = range.begin, end = range.end; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
-        if (pairs && next_in_sample(f.w, i, end)) {
+        if (f.w.paired_units && next_in_sample(f.w, i, end)) {
           const std::int64_t next = unit_in_memory_order(f.w, ++i);
           auto first = store(u), second = store(next);
           run_unit_pair(f, u, next, first, second);
@@ -387,7 +378,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         }
       }
     };
-    parallel_for(unit_task_count(f.w, pairs), 1, max_threads, body);
+    parallel_for(unit_task_count(f.w), s.task_grain, max_threads, body);
   } else {
     const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
@@ -448,10 +439,10 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
   // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,
-  // and they are summed as they come, so no buffer is needed. With units_in_pairs, spans of one key each go two
+  // and they are summed as they come, so no buffer is needed. With paired_units, spans of one key each go two
   // by two, each with its own block.
   std::int64_t paired = 0;
-  if (units_in_pairs(w, p)) {
+  if (w.paired_units) {
     for (; paired + 1 < w.spans(); paired += 2) {
       block_gradients first(f, paired, 1), second(f, paired + 1, 1);
       for (std::int64_t sample = 0; sample < w.samples; ++sample) {

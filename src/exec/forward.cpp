@@ -106,7 +106,7 @@ void run_unit(const forward_call& f, std::int64_t u) noexcept {
     tile_moments(f, u, t, scratch);
     return scratch;
   });
-  for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t) scale_tile(f, u, t, s);
+  for (std::int64_t i = 0; i < f.w.unit_tiles(); ++i) scale_tile(f, u, f.w.output_tile(i), s);
 }
 
 // Two NHWC units of one sample on one thread, tile by tile: their channel groups lie side by side in every row,
@@ -126,20 +126,14 @@ void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t secon
     }
   }
   const unit_statistics s[2] = {statistics_of(f, first, total[0]), statistics_of(f, second, total[1])};
-  for (std::int64_t t = 0; t < f.w.unit_tiles(); ++t)
-    for (int i = 0; i < 2; ++i) scale_tile(f, units[i], t, s[i]);
+  for (std::int64_t step = 0; step < f.w.unit_tiles(); ++step)
+    for (int i = 0; i < 2; ++i) scale_tile(f, units[i], f.w.output_tile(step), s[i]);
 }
 
-// Whether units of one sample go in pairs (run_unit_pair): NHWC units that span several tiles.
-bool units_in_pairs(const forward_call& f) noexcept {
-  return f.p.layout == VARNORM_LAYOUT_NHWC && !f.w.group_planes && f.w.unit_tiles() > 1;
-}
-
-// Units [begin, end) in memory order; with units_in_pairs, consecutive units of one sample two abreast.
+// Units [begin, end) in memory order; with paired_units, consecutive units of one sample two abreast.
 void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noexcept {
-  const bool pairs = units_in_pairs(f);
   for (std::int64_t i = begin; i < end; ++i) {
-    if (pairs && next_in_sample(f.w, i, end)) {
+    if (f.w.paired_units && next_in_sample(f.w, i, end)) {
       run_unit_pair(f, unit_in_memory_order(f.w, i), unit_in_memory_order(f.w, i + 1));
       ++i;
     } else {
@@ -184,12 +178,11 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
   if (s.threads > 1) {
-    const bool pairs = units_in_pairs(f);
     auto tasks = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
-      const unit_range units = unit_task_range(w, pairs, first_task, end_task);
+      const unit_range units = unit_task_range(w, first_task, end_task);
       run_units(f, units.begin, units.end);
     };
-    parallel_for(unit_task_count(w, pairs), 1, p.max_threads, tasks);
+    parallel_for(unit_task_count(w), s.task_grain, p.max_threads, tasks);
   } else {
     run_units(f, 0, w.units());
   }

@@ -40,18 +40,26 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   const std::int64_t arrays = inputs + 1;  // and the output
   const std::int64_t array_bytes = arrays * static_cast<std::int64_t>(sizeof(float));
   w.stream_output = p.elements() >= (kStreamFootprintBytes + array_bytes - 1) / array_bytes;
+  w.paired_units = p.layout == VARNORM_LAYOUT_NHWC && !w.group_planes && w.unit_tiles() > 1 &&
+                   (d == direction::forward || (w.keys_per_span == 1 && 2 * w.group_channels > kMaxGroupChannels));
+  const std::int64_t walked_units = w.paired_units && w.spans() > 1 ? 2 : 1;
+  w.walk_bytes =
+      walked_units * w.keys_per_span * w.group_channels * p.m * static_cast<std::int64_t>(sizeof(input_element));
+  w.inputs = inputs;
+  w.reversed_output =
+      w.unit_tiles() > 1 && w.walk_bytes >= kReversedOutputMinBytes && w.walk_bytes <= kReversedOutputMaxBytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the
   // two-pass), and the fastest or level on every kernel set (bench/README.md, "Statistics algorithms").
   w.algorithm = p.algorithm == VARNORM_ALGORITHM_AUTO ? VARNORM_ALGORITHM_SHIFTED_SUMS : p.algorithm;
   return w;
 }
 
-std::int64_t unit_task_count(const work_plan& w, bool pairs) noexcept {
-  return pairs ? w.samples * ((w.spans() + 1) / 2) : w.units();
+std::int64_t unit_task_count(const work_plan& w) noexcept {
+  return w.paired_units ? w.samples * ((w.spans() + 1) / 2) : w.units();
 }
 
-unit_range unit_task_range(const work_plan& w, bool pairs, std::int64_t first_task, std::int64_t end_task) noexcept {
-  if (!pairs) return {first_task, end_task};
+unit_range unit_task_range(const work_plan& w, std::int64_t first_task, std::int64_t end_task) noexcept {
+  if (!w.paired_units) return {first_task, end_task};
   const std::int64_t spans = w.spans(), per_sample = (spans + 1) / 2;
   // The first unit of task t: its sample's first unit, then two per task before it in that sample.
   auto first_unit = [&](std::int64_t t) { return t / per_sample * spans + t % per_sample * 2; };
@@ -114,7 +122,10 @@ schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)
   if (p.elements() < kColdPoolParallelMinElements && !pool_warm()) return s;
   s.threads = budget;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
-  s.split_tiles = w.unit_tiles() > 1 && w.units() < 4 * static_cast<std::int64_t>(budget);
+  s.split_tiles = w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget);
+  const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);
+  const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * static_cast<std::int64_t>(budget));
+  s.task_grain = std::max<std::int64_t>(1, std::min(kTaskBytes / task_bytes, balanced));
   return s;
 }
 

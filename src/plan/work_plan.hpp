@@ -34,6 +34,14 @@ inline constexpr int kPlanesPerGroup = kMaxGroupChannels;
 inline constexpr std::int64_t kGroupBytes = std::int64_t{16} << 10;
 inline constexpr std::int64_t kGroupElements = kGroupBytes / std::int64_t{sizeof(input_element)};
 
+// A unit (or pair of units, walked abreast) that spans from kReversedOutputMinBytes to kReversedOutputMaxBytes
+// of each input array writes its output tiles last first, finding in L2 the tiles its statistics sweep read last.
+// Below that range the unit stays in L2 anyway, and in order its output sweep ends where the next unit begins,
+// which the prefetchers are already fetching; above it little is left in L2 and every tile restarts the
+// prefetchers' streams (bench/README.md, "Work split and plane groups").
+inline constexpr std::int64_t kReversedOutputMinBytes = std::int64_t{512} << 10;
+inline constexpr std::int64_t kReversedOutputMaxBytes = std::int64_t{2} << 20;
+
 enum class direction { forward, backward };
 
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
@@ -58,6 +66,14 @@ struct work_plan {
   std::int64_t tiles = 0;           // tiles per key
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
   bool stream_output = false;                                // see kStreamFootprintBytes
+  bool reversed_output = false;                              // see kReversedOutputMinBytes
+  // NHWC units of one sample that span several tiles are walked two abreast (a unit's channel groups lie side by
+  // side in every row, so the second finds the rows the first brought into cache): consecutive units of a
+  // sample from its first on, a sample's last unit of an odd count alone. Backward pairs spans of one key each of
+  // more than half of kMaxGroupChannels channels, so that each span's dalpha / dbeta is a block of its own.
+  bool paired_units = false;
+  std::int64_t walk_bytes = 0;  // of each input array, read by one walk: a unit, or a pair of them
+  std::int64_t inputs = 1;      // input arrays: x, or x and dy
   // NCHW statistics groups of several planes that fit a tile: a group's planes are adjacent in memory, so its
   // statistics are taken over them as one plane (per-plane costs paid once per group), a block per unit
   // (group_planes_block). Decided by the problem alone, so forward and backward get the same statistics.
@@ -66,6 +82,9 @@ struct work_plan {
   std::int64_t spans() const noexcept { return keys / keys_per_span; }
   std::int64_t units() const noexcept { return samples * spans(); }
   std::int64_t unit_tiles() const noexcept { return keys_per_span * tiles; }  // key by key, tiles in order
+  // The tile the i-th step of a unit's output sweep writes (reversed_output: last first). Every tile's output
+  // depends on the unit's statistics alone, so the order changes no bit.
+  std::int64_t output_tile(std::int64_t i) const noexcept { return reversed_output ? unit_tiles() - 1 - i : i; }
 };
 
 work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept;
@@ -90,16 +109,16 @@ inline bool next_in_sample(const work_plan& w, std::int64_t i, std::int64_t end)
   return i + 1 < end && i % w.spans() + 1 < w.spans();
 }
 
-// Tasks over the units in memory order for threads to share. With `pairs` (consecutive units of one sample are
-// walked two abreast, as next_in_sample pairs them from a sample's first unit on), a task is such a pair, or a
-// sample's last unit alone, so that no split parts a pair; otherwise a task is a unit.
-std::int64_t unit_task_count(const work_plan& w, bool pairs) noexcept;
+// Tasks over the units in memory order for threads to share. With paired_units (as next_in_sample pairs them from
+// a sample's first unit on), a task is such a pair, or a sample's last unit alone, so that no split parts a pair;
+// otherwise a task is a unit.
+std::int64_t unit_task_count(const work_plan& w) noexcept;
 // Memory-order units [begin, end) of tasks [first_task, end_task): consecutive tasks are adjacent units.
 struct unit_range {
   std::int64_t begin;
   std::int64_t end;
 };
-unit_range unit_task_range(const work_plan& w, bool pairs, std::int64_t first_task, std::int64_t end_task) noexcept;
+unit_range unit_task_range(const work_plan& w, std::int64_t first_task, std::int64_t end_task) noexcept;
 
 // The statistics groups of unit u: groups [first, first + count) of its sample.
 struct unit_groups {
@@ -130,10 +149,17 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
 // With group_planes: unit u's values as one plane per statistics group (the block's channels are its groups).
 tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t u) noexcept;
 
+// Threads take unit tasks in chunks of up to kTaskBytes of input (TBB splits a range down to between half and all
+// of the grain): a task of one small plane costs TBB about as much as its own work. The grain still leaves
+// kTasksPerThread chunks or more per thread, to balance a worker that joins late.
+inline constexpr std::int64_t kTaskBytes = std::int64_t{64} << 10;
+inline constexpr std::int64_t kTasksPerThread = 4;
+
 struct schedule {
-  int threads = 1;           // 1: everything on the calling thread
-  bool split_tiles = false;  // spread the tiles of each unit over threads (few, large units)
-  bool uses_pool = false;    // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
+  int threads = 1;              // 1: everything on the calling thread
+  bool split_tiles = false;     // spread the tiles of each unit over threads (few, large units)
+  bool uses_pool = false;       // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
+  std::int64_t task_grain = 1;  // unit tasks a thread takes at a time (see kTaskBytes)
 };
 // Asks the threading layer for a thread budget, and `pool_warm` whether the pool is warm, only for calls that
 // may go parallel, so that small calls and max_threads = 1 never touch TBB or the clock (the real-time path).

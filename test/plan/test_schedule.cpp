@@ -97,6 +97,39 @@ TEST_CASE("calls below 1M values use threads only when the pool is warm, larger 
   }
 }
 
+TEST_CASE("threads take small units in chunks of up to 64 KiB, still several chunks per thread", "[plan][threads]") {
+  if (varnorm::detail::thread_budget(2) <= 1) {
+    WARN("one thread here (a build without TBB): every call is serial");
+    return;
+  }
+  // Planes of up to 1024 values grouped (kGroupBytes: 4 planes of 32x32 a unit forward, 2 backward), whatever
+  // the kernel set here groups.
+  varnorm::detail::kernel_table kernels = varnorm::detail::active_kernels();
+  kernels.row_sharing_plane_positions = 1024;
+  struct expectation {
+    problem p;
+    direction d;
+    std::int64_t grain;
+  };
+  const expectation cases[] = {
+      {planes(8, 128, 64 * 64, 2), direction::forward, 4},    // 1024 planes of 16 KiB: 4 make 64 KiB
+      {planes(8, 128, 64 * 64, 2), direction::backward, 2},   // the same reading x and dy
+      {planes(1, 48, 48 * 64, 2), direction::forward, 5},     // planes of 12 KiB: 5 fit in 64 KiB
+      {planes(8, 64, 128 * 128, 2), direction::forward, 1},   // planes of 64 KiB: one a task
+      {planes(8, 128, 32 * 32, 2), direction::forward, 4},    // groups of 4 planes of 4 KiB
+      {planes(8, 128, 32 * 32, 2), direction::backward, 4},   // groups of 2 planes of 4 KiB, x and dy
+      {planes(1, 128, 64 * 64, 16), direction::forward, 2}};  // 16 threads: 4 chunks each of 2 planes
+  for (const expectation& e : cases) {
+    CAPTURE(e.p.n, e.p.c, e.p.m, e.p.max_threads, e.d == direction::forward);
+    const auto w = varnorm::detail::make_work_plan(e.p, e.d, kernels);
+    const schedule s = choose_schedule(w, e.p, warm_pool);
+    REQUIRE(s.threads == e.p.max_threads);
+    REQUIRE_FALSE(s.split_tiles);
+    CHECK(s.task_grain == e.grain);
+    CHECK(varnorm::detail::unit_task_count(w) / s.task_grain >= varnorm::detail::kTasksPerThread * s.threads);
+  }
+}
+
 #ifdef VARNORM_TEST_WITH_TBB
 TEST_CASE("the pool is warm right after a call with a thread budget, and cold after an idle period", "[threads][tbb]") {
   const auto idle = std::chrono::microseconds(4 * varnorm::detail::kPoolWarmMicroseconds);

@@ -30,13 +30,14 @@ work_plan units_of(std::int64_t samples, std::int64_t spans) {
 TEST_CASE("tasks over units cover every unit once in memory order and never part a pair", "[plan][threads]") {
   for (std::int64_t samples : {1, 2, 3, 8}) {
     for (std::int64_t spans : {1, 2, 3, 4, 5}) {
-      const work_plan w = units_of(samples, spans);
+      work_plan w = units_of(samples, spans);
       for (bool pairs : {false, true}) {
+        w.paired_units = pairs;
         CAPTURE(samples, spans, pairs);
-        const std::int64_t tasks = unit_task_count(w, pairs);
+        const std::int64_t tasks = unit_task_count(w);
         std::int64_t next = 0;
         for (std::int64_t t = 0; t < tasks; ++t) {
-          const unit_range r = unit_task_range(w, pairs, t, t + 1);
+          const unit_range r = unit_task_range(w, t, t + 1);
           CHECK(r.begin == next);
           REQUIRE(r.end > r.begin);
           next = r.end;
@@ -54,9 +55,9 @@ TEST_CASE("tasks over units cover every unit once in memory order and never part
         // A range of tasks is the units of its first task up to those of its last.
         for (std::int64_t first = 0; first < tasks; ++first) {
           for (std::int64_t end = first + 1; end <= tasks; ++end) {
-            const unit_range r = unit_task_range(w, pairs, first, end);
-            CHECK(r.begin == unit_task_range(w, pairs, first, first + 1).begin);
-            CHECK(r.end == unit_task_range(w, pairs, end - 1, end).end);
+            const unit_range r = unit_task_range(w, first, end);
+            CHECK(r.begin == unit_task_range(w, first, first + 1).begin);
+            CHECK(r.end == unit_task_range(w, end - 1, end).end);
           }
         }
       }

@@ -211,10 +211,12 @@ TEST_CASE("AUTO computes the statistics by shifted sums on every kernel set: bit
 }
 
 TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle at every boundary", "[plan][tiles]") {
-  // NCHW planes of 2^15 - 1, 2^15, 2^15 + 1 and 2 * 2^15 + 3 floats (tiles of 2^15); NHWC with 64, 65 and
-  // 129 channels (groups of 64), whose tiles then hold 512 positions, over 1100 positions.
+  // NCHW planes of 2^15 - 1, 2^15, 2^15 + 1, 2 * 2^15 + 3 and 4 * 2^15 + 3 floats (tiles of 2^15); NHWC with 64,
+  // 65 and 129 channels (groups of 64), whose tiles then hold 512 positions, over 1100 positions. The plane of
+  // 4 * 2^15 + 3 floats, the group of 4 planes below and the NHWC pairs of units (65 channels and more) span
+  // 512 KiB or more: their output tiles are written last first (kReversedOutputMinBytes).
   std::vector<varnorm_desc> shapes;
-  for (std::int64_t m : {32767, 32768, 32769, 65539})
+  for (std::int64_t m : {32767, 32768, 32769, 65539, 131075})
     shapes.push_back(make_desc(1, 1, m, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false));
   for (std::int64_t channels : {64, 65, 129})
     shapes.push_back(make_desc(1, channels, 1100, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false));
@@ -225,6 +227,8 @@ TEST_CASE("planes cut into several tiles or NHWC channel groups match the oracle
       with_groups(make_desc(1, 4, 32767, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 2, true));
   shapes.push_back(
       with_groups(make_desc(1, 3, 32769, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 1, false));
+  shapes.push_back(
+      with_groups(make_desc(1, 4, 32769, 1, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, false), 1, true));
   shapes.push_back(
       with_groups(make_desc(1, 129, 1100, 1, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, false), 1, true));
   shapes.push_back(

@@ -1,0 +1,72 @@
+// Which units write their output tiles last first (plan/work_plan.hpp, kReversedOutputMinBytes), on the rule
+// itself: a unit, or a pair of NHWC units walked abreast, that spans 512 KiB to 2 MiB of each input array, and
+// only when it has several tiles; output_tile then visits every tile once, last first. Such units' outputs are
+// checked against the oracle at every tile boundary in test_work_plan.cpp.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <set>
+
+#include "dispatch/isa_dispatch.hpp"
+#include "plan/work_plan.hpp"
+
+namespace {
+
+using varnorm::detail::direction;
+using varnorm::detail::problem;
+using varnorm::detail::work_plan;
+
+// n x c x m, G groups (0: one per channel), the mean subtracted with groups.
+problem shape(std::int64_t n, std::int64_t c, std::int64_t m, varnorm_layout layout, std::int64_t groups = 0) {
+  problem p;
+  p.n = n;
+  p.c = c;
+  p.m = m;
+  p.layout = layout;
+  p.groups = groups > 0 ? groups : c;
+  p.channels_per_group = c / p.groups;
+  p.center = groups > 0;
+  return p;
+}
+
+work_plan plan_of(const problem& p, direction d) {
+  return varnorm::detail::make_work_plan(p, d, varnorm::detail::active_kernels());
+}
+
+}  // namespace
+
+TEST_CASE("units of 512 KiB to 2 MiB per input array write their output last tile first", "[plan][output_order]") {
+  constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
+  constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
+  struct expectation {
+    problem p;
+    bool forward_reversed, backward_reversed;
+  };
+  const expectation cases[] = {
+      {shape(1, 128, 256 * 256, NCHW), false, false},    // planes of 256 KiB stay in L2 anyway
+      {shape(1, 128, 256 * 256, NCHW, 32), true, true},  // GroupNorm(32): groups of 4 such planes, 1 MiB
+      {shape(1, 2, 512 * 512, NCHW), true, true},        // planes of 1 MiB
+      {shape(1, 4, 1024 * 1024, NCHW), false, false},    // planes of 4 MiB: little of them left in L2
+      {shape(8, 64, 64 * 64, NHWC), true, true},         // one unit of 1 MiB per sample
+      {shape(1, 128, 64 * 64, NHWC), true, true},        // two units of 1 MiB, walked abreast
+      {shape(8, 128, 32 * 32, NHWC), true, true},        // two units of 256 KiB abreast
+      {shape(1, 128, 256 * 256, NHWC), false, false},    // a pair spans 32 MiB
+      {shape(16, 64, 128 * 128, NCHW), false, false},    // planes of one tile: nothing to reorder
+      {shape(1, 4, 32769, NCHW, 1), true, true},         // LayerNorm over 4 planes of 2 tiles: 512 KiB + 16 bytes
+      {shape(1, 4, 32767, NCHW, 1), false, false}};      // and 16 bytes short of 512 KiB
+  for (const expectation& e : cases) {
+    CAPTURE(e.p.n, e.p.c, e.p.m, e.p.layout, e.p.groups);
+    const work_plan forward = plan_of(e.p, direction::forward), backward = plan_of(e.p, direction::backward);
+    CHECK(forward.reversed_output == e.forward_reversed);
+    CHECK(backward.reversed_output == e.backward_reversed);
+    for (const work_plan& w : {forward, backward}) {
+      std::set<std::int64_t> seen;
+      for (std::int64_t i = 0; i < w.unit_tiles(); ++i) {
+        const std::int64_t t = w.output_tile(i);
+        CHECK(t == (w.reversed_output ? w.unit_tiles() - 1 - i : i));
+        seen.insert(t);
+      }
+      CHECK(static_cast<std::int64_t>(seen.size()) == w.unit_tiles());
+    }
+  }
+}
