@@ -278,6 +278,11 @@ __attribute__((noinline)) void run_unit_pair(const backward_call& f, std::int64_
       for (int i = 0; i < 2; ++i) apply_tile(f, units[i], f.w.output_tile(step), ug[i]);
 }
 
+// Channels of key `key` (the last key of a sample may have fewer than group_channels).
+int key_channels(const backward_call& f, std::int64_t key) noexcept {
+  return static_cast<int>(std::min<std::int64_t>(f.w.group_channels, f.p.c - key * f.w.group_channels));
+}
+
 // dalpha / dbeta of a block of consecutive keys: per (sample, channel) with per-sample affine, else summed over the
 // batch in sample order, in double and rounded once (blocks of at most kMaxGroupChannels channels), or in float
 // in the outputs (blocks of one statistics group of more channels). Each key's terms must be added in sample
@@ -292,26 +297,27 @@ class block_gradients {
       dalpha_[ch] = dbeta_[ch] = 0.0;
   }
 
-  void add(std::int64_t key, std::int64_t sample, const key_terms& t) noexcept {
+  // The terms of key `key` for `sample`: dalpha[ch] and dbeta[ch] for each of its channels.
+  void add(std::int64_t key, std::int64_t sample, const double* dalpha_terms, const double* dbeta_terms) noexcept {
     const std::int64_t first = key * f_.w.group_channels;
-    const int channels = static_cast<int>(std::min<std::int64_t>(f_.w.group_channels, f_.p.c - first));
+    const int channels = key_channels(f_, key);
     if (f_.p.per_sample_affine) {
       for (int ch = 0; ch < channels; ++ch) {
         const std::int64_t i = f_.p.affine_index(sample, first + ch);
-        if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(t.dalpha[ch]);
-        if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(t.dbeta[ch]);
+        if (f_.b.dalpha != nullptr) f_.b.dalpha[i] = static_cast<float>(dalpha_terms[ch]);
+        if (f_.b.dbeta != nullptr) f_.b.dbeta[i] = static_cast<float>(dbeta_terms[ch]);
       }
     } else if (channels_ > kMaxGroupChannels) {
       for (int ch = 0; ch < channels; ++ch) {
-        accumulate_in_output(f_.b.dalpha, first + ch, sample, t.dalpha[ch]);
-        accumulate_in_output(f_.b.dbeta, first + ch, sample, t.dbeta[ch]);
+        accumulate_in_output(f_.b.dalpha, first + ch, sample, dalpha_terms[ch]);
+        accumulate_in_output(f_.b.dbeta, first + ch, sample, dbeta_terms[ch]);
       }
     } else {
       double* dalpha = dalpha_ + (first - first_channel_);
       double* dbeta = dbeta_ + (first - first_channel_);
       for (int ch = 0; ch < channels; ++ch) {
-        dalpha[ch] += t.dalpha[ch];
-        dbeta[ch] += t.dbeta[ch];
+        dalpha[ch] += dalpha_terms[ch];
+        dbeta[ch] += dbeta_terms[ch];
       }
     }
   }
@@ -354,12 +360,19 @@ void reduce_span_blocks(const backward_call& f, AddTerms&& add_terms, std::int64
 
 bool run_parallel(const backward_call& f, const schedule& s, int max_threads) noexcept {
   const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
-  // Terms per (key, sample), key-major.
-  std::unique_ptr<key_terms[]> terms(new (std::nothrow) key_terms[static_cast<std::size_t>(f.w.keys * f.w.samples)]);
+  // Terms per (key, sample), key-major: the key's dalpha terms, then its dbeta terms, width values each.
+  std::unique_ptr<double[]> terms(
+      new (std::nothrow) double[static_cast<std::size_t>(2 * f.w.keys * f.w.samples * width)]);
   if (!terms) return false;
+  auto terms_of = [&](std::int64_t key, std::int64_t sample) {
+    return &terms[slot(2 * (key * f.w.samples + sample) * width)];
+  };
   auto store = [&](std::int64_t u) {
-    return [&terms, &f, u](std::int64_t key, const key_terms& t) {
-      terms[slot(key * f.w.samples + unit_at(f.w, u).sample)] = t;
+    return [&f, &terms_of, width, u](std::int64_t key, const key_terms& t) {
+      double* stored = terms_of(key, unit_at(f.w, u).sample);
+      const int channels = key_channels(f, key);
+      std::copy_n(t.dalpha, channels, stored);
+      std::copy_n(t.dbeta, channels, stored + width);
     };
   };
   if (!s.split_tiles) {
@@ -417,7 +430,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
     for (std::int64_t key = first * f.w.keys_per_span; key < end * f.w.keys_per_span; ++key)
       for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
-        g.add(key, sample, terms[slot(key * f.w.samples + sample)]);
+        g.add(key, sample, terms_of(key, sample), terms_of(key, sample) + width);
   });
   return true;
 }
@@ -446,8 +459,8 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
     for (; paired + 1 < w.spans(); paired += 2) {
       block_gradients first(f, paired, 1), second(f, paired + 1, 1);
       for (std::int64_t sample = 0; sample < w.samples; ++sample) {
-        auto add_first = [&](std::int64_t key, const key_terms& t) { first.add(key, sample, t); };
-        auto add_second = [&](std::int64_t key, const key_terms& t) { second.add(key, sample, t); };
+        auto add_first = [&](std::int64_t key, const key_terms& t) { first.add(key, sample, t.dalpha, t.dbeta); };
+        auto add_second = [&](std::int64_t key, const key_terms& t) { second.add(key, sample, t.dalpha, t.dbeta); };
         run_unit_pair(f, paired * w.samples + sample, (paired + 1) * w.samples + sample, add_first, add_second);
       }
       first.write();
@@ -460,7 +473,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
         for (std::int64_t sample = 0; sample < w.samples; ++sample)
           for (std::int64_t span = first; span < end; ++span)
             run_unit(f, span * w.samples + sample,
-                     [&](std::int64_t key, const key_terms& t) { g.add(key, sample, t); });
+                     [&](std::int64_t key, const key_terms& t) { g.add(key, sample, t.dalpha, t.dbeta); });
       },
       paired);
   return VARNORM_OK;
