@@ -121,8 +121,11 @@ schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)
   s.uses_pool = true;
   if (p.elements() < kColdPoolParallelMinElements && !pool_warm()) return s;
   s.threads = budget;
-  // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead.
-  s.split_tiles = w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget);
+  // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead, unless
+  // the units divide evenly and fit in L2 (kWholeUnitMaxBytes).
+  const bool even_small_units = w.units() % budget == 0 && w.walk_bytes <= kWholeUnitMaxBytes;
+  s.split_tiles =
+      w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget) && !even_small_units;
   const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);
   const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * static_cast<std::int64_t>(budget));
   s.task_grain = std::max<std::int64_t>(1, std::min(kTaskBytes / task_bytes, balanced));

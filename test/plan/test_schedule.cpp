@@ -1,8 +1,10 @@
 // The schedule rule of plan/work_plan.hpp, on the rule itself (the pool's warmth is passed in, so no timing
 // decides the outcome): calls below the parallel cut-off and max_threads = 1 stay on the calling thread without
 // asking whether the pool is warm; above it, calls below kColdPoolParallelMinElements use threads only when the
-// pool is warm, larger ones always, for max_threads 0 and k > 1 alike. And the clock behind the warmth: a call
-// with a thread budget keeps the pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
+// pool is warm, larger ones always, for max_threads 0 and k > 1 alike; threads take small units in chunks of up
+// to kTaskBytes, at least kTasksPerThread chunks each; few units spread their tiles over threads unless they
+// divide evenly among them and fit in L2. And the clock behind the warmth: a call with a thread budget keeps the
+// pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -127,6 +129,31 @@ TEST_CASE("threads take small units in chunks of up to 64 KiB, still several chu
     REQUIRE_FALSE(s.split_tiles);
     CHECK(s.task_grain == e.grain);
     CHECK(varnorm::detail::unit_task_count(w) / s.task_grain >= varnorm::detail::kTasksPerThread * s.threads);
+  }
+}
+
+TEST_CASE("few units spread their tiles over threads, unless they divide evenly and fit in L2", "[plan][threads]") {
+  if (varnorm::detail::thread_budget(2) <= 1) {
+    WARN("one thread here (a build without TBB): every call is serial");
+    return;
+  }
+  struct expectation {
+    problem p;
+    bool split;
+  };
+  const expectation cases[] = {{planes(1, 2, 257 * 256, 2), false},   // two units of 257 KiB on two threads: one each
+                               {planes(2, 2, 257 * 256, 2), false},   // four: two each
+                               {planes(1, 2, 512 * 512, 2), false},   // units of 1 MiB
+                               {planes(1, 3, 257 * 256, 2), true},    // three units on two threads
+                               {planes(1, 4, 1024 * 1024, 2), true},  // units of 4 MiB
+                               {planes(1, 2, 257 * 256, 16), true},   // two units on sixteen threads
+                               {planes(8, 2, 257 * 256, 2), false}};  // sixteen units: whole units whatever their size
+  for (const expectation& e : cases) {
+    CAPTURE(e.p.n, e.p.c, e.p.m, e.p.max_threads);
+    const auto w = varnorm::detail::make_work_plan(e.p, direction::forward, varnorm::detail::active_kernels());
+    const schedule s = choose_schedule(w, e.p, warm_pool);
+    REQUIRE(s.threads == e.p.max_threads);
+    CHECK(s.split_tiles == e.split);
   }
 }
 
