@@ -156,9 +156,9 @@ inline constexpr std::int64_t kTaskBytes = std::int64_t{64} << 10;
 inline constexpr std::int64_t kTasksPerThread = 4;
 
 // Units that span at most this many bytes of each input array, as many as the threads or a multiple of them, are
-// taken whole rather than spread tile by tile: a unit's output sweep then re-reads its own core's L2 (spread, a
-// tile's output often falls to the thread that did not read it), and the call waits on one fork-join instead of
-// two. Larger units spread better (bench/README.md, "Work split and plane groups").
+// taken whole rather than spread tile by tile: the call then waits on one fork-join instead of two, and each
+// unit's output sweep finds its input in the L2 that read it. Larger units spread better (bench/README.md, "Work
+// split and plane groups").
 inline constexpr std::int64_t kWholeUnitMaxBytes = std::int64_t{1} << 20;
 
 struct schedule {
