@@ -278,11 +278,6 @@ __attribute__((noinline)) void run_unit_pair(const backward_call& f, std::int64_
       for (int i = 0; i < 2; ++i) apply_tile(f, units[i], f.w.output_tile(step), ug[i]);
 }
 
-// Channels of key `key` (the last key of a sample may have fewer than group_channels).
-int key_channels(const backward_call& f, std::int64_t key) noexcept {
-  return static_cast<int>(std::min<std::int64_t>(f.w.group_channels, f.p.c - key * f.w.group_channels));
-}
-
 // dalpha / dbeta of a block of consecutive keys: per (sample, channel) with per-sample affine, else summed over the
 // batch in sample order, in double and rounded once (blocks of at most kMaxGroupChannels channels), or in float
 // in the outputs (blocks of one statistics group of more channels). Each key's terms must be added in sample
@@ -300,7 +295,7 @@ class block_gradients {
   // The terms of key `key` for `sample`: dalpha[ch] and dbeta[ch] for each of its channels.
   void add(std::int64_t key, std::int64_t sample, const double* dalpha_terms, const double* dbeta_terms) noexcept {
     const std::int64_t first = key * f_.w.group_channels;
-    const int channels = key_channels(f_, key);
+    const int channels = key_channels(f_.w, f_.p, key);
     if (f_.p.per_sample_affine) {
       for (int ch = 0; ch < channels; ++ch) {
         const std::int64_t i = f_.p.affine_index(sample, first + ch);
@@ -370,7 +365,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
   auto store = [&](std::int64_t u) {
     return [&f, &terms_of, width, u](std::int64_t key, const key_terms& t) {
       double* stored = terms_of(key, unit_at(f.w, u).sample);
-      const int channels = key_channels(f, key);
+      const int channels = key_channels(f.w, f.p, key);
       std::copy_n(t.dalpha, channels, stored);
       std::copy_n(t.dbeta, channels, stored + width);
     };
@@ -428,9 +423,12 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     }
   }
   reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
-    for (std::int64_t key = first * f.w.keys_per_span; key < end * f.w.keys_per_span; ++key)
-      for (std::int64_t sample = 0; sample < f.w.samples; ++sample)
-        g.add(key, sample, terms_of(key, sample), terms_of(key, sample) + width);
+    for (std::int64_t key = first * f.w.keys_per_span; key < end * f.w.keys_per_span; ++key) {
+      for (std::int64_t sample = 0; sample < f.w.samples; ++sample) {
+        const double* stored = terms_of(key, sample);
+        g.add(key, sample, stored, stored + width);
+      }
+    }
   });
   return true;
 }

@@ -80,7 +80,7 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
   b.key = i.span * w.keys_per_span + t / w.tiles;
   b.shape.positions = std::min(w.tile_positions, p.m - first);
   b.first_channel = b.key * w.group_channels;
-  b.shape.channels = static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - b.first_channel));
+  b.shape.channels = key_channels(w, p, b.key);
   if (p.layout == VARNORM_LAYOUT_NCHW) {
     b.offset = (i.sample * p.c + b.first_channel) * p.m + first;
     b.shape.stride = 1;

@@ -5,6 +5,7 @@
 // spread over threads (the schedule) is decided here too.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/types.hpp"
@@ -88,6 +89,11 @@ struct work_plan {
 };
 
 work_plan make_work_plan(const problem& p, direction d, const kernel_table& kernels) noexcept;
+
+// Channels of key `key` of a sample: group_channels, or fewer for a last key that C does not fill.
+inline int key_channels(const work_plan& w, const problem& p, std::int64_t key) noexcept {
+  return static_cast<int>(std::min<std::int64_t>(w.group_channels, p.c - key * w.group_channels));
+}
 
 // Units are numbered span-major (u = span * samples + sample), the order in which per-channel reductions over
 // the batch (dalpha, dbeta) are accumulated.
