@@ -1,6 +1,7 @@
 // The baseline kernels (see baseline_kernels.hpp), compiled once per kernel set of the library: the including
 // file defines VARNORM_BENCH_KERNEL_SET (the set's name, as varnorm_isa_name lists it), VARNORM_BENCH_NAMESPACE
 // (baseline_<set>) and VARNORM_BENCH_VECTOR_BYTES, and is compiled with that set's flags.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -196,11 +197,177 @@ void backward_planes(float* dx, const float* x, const float* dy, std::size_t pla
   }
 }
 
+// NHWC: a sample is `positions` rows of `channels` floats. Its floats repeat their channel with the period
+// lcm(channels, W); up to kMaxPeriodVectors vectors of it stay in registers, wider samples (channels a multiple
+// of W) are taken kMaxPeriodVectors vectors of channels at a time over every position, others go scalar.
+constexpr std::size_t kMaxPeriodVectors = 8;
+
+std::size_t channel_period(std::size_t channels) {
+  std::size_t a = channels, b = W;
+  while (b != 0) {
+    const std::size_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return channels / a * W;
+}
+
+// Per float of a row's first Vectors vectors: sum a*b and sum b over `rows` rows `stride` floats apart (a == b:
+// sum of squares and sum), with K / Vectors independent sets of accumulators when Vectors < K.
+template <std::size_t Vectors>
+void strided_dot_and_sum(const float* a, const float* b, std::size_t rows, std::size_t stride, float* dot, float* sum) {
+  constexpr std::size_t U = Vectors >= K ? 1 : K / Vectors;
+  vec d[U][Vectors] = {}, s[U][Vectors] = {};
+  std::size_t r = 0;
+  for (; r + U <= rows; r += U)
+    for (std::size_t u = 0; u < U; ++u)
+      for (std::size_t v = 0; v < Vectors; ++v) {
+        const std::size_t at = (r + u) * stride + v * W;
+        const vec vb = load(b + at);
+        d[u][v] += load(a + at) * vb;
+        s[u][v] += vb;
+      }
+  for (; r < rows; ++r)
+    for (std::size_t v = 0; v < Vectors; ++v) {
+      const std::size_t at = r * stride + v * W;
+      const vec vb = load(b + at);
+      d[0][v] += load(a + at) * vb;
+      s[0][v] += vb;
+    }
+  for (std::size_t v = 0; v < Vectors; ++v)
+    for (std::size_t l = 0; l < W; ++l) {
+      float dot_lane = 0.0f, sum_lane = 0.0f;
+      for (std::size_t u = 0; u < U; ++u) {
+        dot_lane += d[u][v][l];
+        sum_lane += s[u][v][l];
+      }
+      dot[v * W + l] = dot_lane;
+      sum[v * W + l] = sum_lane;
+    }
+}
+
+void strided_dot_and_sum(std::size_t vectors, const float* a, const float* b, std::size_t rows, std::size_t stride,
+                         float* dot, float* sum) {
+  switch (vectors) {
+    case 1: return strided_dot_and_sum<1>(a, b, rows, stride, dot, sum);
+    case 2: return strided_dot_and_sum<2>(a, b, rows, stride, dot, sum);
+    case 3: return strided_dot_and_sum<3>(a, b, rows, stride, dot, sum);
+    case 4: return strided_dot_and_sum<4>(a, b, rows, stride, dot, sum);
+    case 5: return strided_dot_and_sum<5>(a, b, rows, stride, dot, sum);
+    case 6: return strided_dot_and_sum<6>(a, b, rows, stride, dot, sum);
+    case 7: return strided_dot_and_sum<7>(a, b, rows, stride, dot, sum);
+    default: return strided_dot_and_sum<kMaxPeriodVectors>(a, b, rows, stride, dot, sum);
+  }
+}
+
+void channel_sums(const float* a, const float* b, std::size_t positions, std::size_t channels, double* dot,
+                  double* sum) {
+  for (std::size_t c = 0; c < channels; ++c) dot[c] = sum[c] = 0.0;
+  const std::size_t count = positions * channels;
+  const std::size_t period = channel_period(channels);
+  float lane_dot[kMaxPeriodVectors * W], lane_sum[kMaxPeriodVectors * W];
+  // Adds the lanes of `vectors` vectors whose first float is channel `first` of a position.
+  auto fold = [&](std::size_t first, std::size_t vectors) {
+    for (std::size_t i = 0; i < vectors * W; ++i) {
+      const std::size_t c = (first + i) % channels;
+      dot[c] += static_cast<double>(lane_dot[i]);
+      sum[c] += static_cast<double>(lane_sum[i]);
+    }
+  };
+  std::size_t done = 0;
+  if (period / W <= kMaxPeriodVectors) {
+    const std::size_t rows = count / period;
+    strided_dot_and_sum(period / W, a, b, rows, period, lane_dot, lane_sum);
+    fold(0, period / W);
+    done = rows * period;
+  } else if (channels % W == 0) {
+    for (std::size_t first = 0; first < channels; first += kMaxPeriodVectors * W) {
+      const std::size_t vectors = std::min(kMaxPeriodVectors, (channels - first) / W);
+      strided_dot_and_sum(vectors, a + first, b + first, positions, channels, lane_dot, lane_sum);
+      fold(first, vectors);
+    }
+    done = count;
+  }
+  for (std::size_t i = done; i < count; ++i) {
+    dot[i % channels] += static_cast<double>(a[i] * b[i]);
+    sum[i % channels] += static_cast<double>(b[i]);
+  }
+}
+
+// out = p * u + (q * v + r) (v == nullptr: out = p * u), p, q, r each Vectors vectors of a period's coefficients;
+// `rows` periods of Vectors vectors, back to back.
+template <std::size_t Vectors>
+void period_elementwise(float* out, const float* u, const float* v, std::size_t rows, const vec* p, const vec* q,
+                        const vec* r, bool stream) {
+  for (std::size_t row = 0; row < rows; ++row)
+    for (std::size_t k = 0; k < Vectors; ++k) {
+      const std::size_t at = (row * Vectors + k) * W;
+      const vec result = v == nullptr ? load(u + at) * p[k] : load(u + at) * p[k] + (load(v + at) * q[k] + r[k]);
+      if (stream)
+        stream_store(out + at, result);
+      else
+        store(out + at, result);
+    }
+}
+
+void channel_elementwise(float* out, const float* u, const float* v, std::size_t positions, std::size_t channels,
+                         const float* p, const float* q, const float* r, bool stream) {
+  const std::size_t count = positions * channels;
+  const std::size_t period = channel_period(channels);
+  stream = stream && reinterpret_cast<std::uintptr_t>(out) % sizeof(vec) == 0;
+  std::size_t done = 0;
+  if (period / W <= kMaxPeriodVectors) {
+    vec pv[kMaxPeriodVectors], qv[kMaxPeriodVectors], rv[kMaxPeriodVectors];
+    for (std::size_t i = 0; i < period; ++i) {
+      const std::size_t c = i % channels;
+      pv[i / W][i % W] = p[c];
+      qv[i / W][i % W] = v == nullptr ? 0.0f : q[c];
+      rv[i / W][i % W] = v == nullptr ? 0.0f : r[c];
+    }
+    const std::size_t rows = count / period;
+    switch (period / W) {
+      case 1: period_elementwise<1>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 2: period_elementwise<2>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 3: period_elementwise<3>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 4: period_elementwise<4>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 5: period_elementwise<5>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 6: period_elementwise<6>(out, u, v, rows, pv, qv, rv, stream); break;
+      case 7: period_elementwise<7>(out, u, v, rows, pv, qv, rv, stream); break;
+      default: period_elementwise<kMaxPeriodVectors>(out, u, v, rows, pv, qv, rv, stream); break;
+    }
+    done = rows * period;
+  } else if (channels % W == 0) {
+    // Coefficients from the arrays (L1) a vector at a time.
+    for (std::size_t position = 0; position < positions; ++position)
+      for (std::size_t c = 0; c < channels; c += W) {
+        const std::size_t at = position * channels + c;
+        const vec result = v == nullptr ? load(u + at) * load(p + c)
+                                        : load(u + at) * load(p + c) + (load(v + at) * load(q + c) + load(r + c));
+        if (stream)
+          stream_store(out + at, result);
+        else
+          store(out + at, result);
+      }
+    done = count;
+  }
+  for (std::size_t i = done; i < count; ++i) {
+    const std::size_t c = i % channels;
+    out[i] = v == nullptr ? p[c] * u[i] : p[c] * u[i] + (q[c] * v[i] + r[c]);
+  }
+  if (stream) stream_fence();
+}
+
 }  // namespace
 
 const baseline_kernels& kernels() {
-  static constexpr baseline_kernels kSet = {VARNORM_BENCH_NAME(VARNORM_BENCH_KERNEL_SET), write, sum, forward_planes,
-                                            backward_planes};
+  static constexpr baseline_kernels kSet = {VARNORM_BENCH_NAME(VARNORM_BENCH_KERNEL_SET),
+                                            write,
+                                            sum,
+                                            forward_planes,
+                                            backward_planes,
+                                            channel_period,
+                                            channel_sums,
+                                            channel_elementwise};
   return kSet;
 }
 

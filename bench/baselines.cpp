@@ -2,8 +2,11 @@
 
 #include <varnorm/varnorm.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "baseline_kernels.hpp"
@@ -133,6 +136,108 @@ void run(SliceFn fn, float* dst, const float* a, const float* b, std::size_t cou
   });
 }
 
+// The minimal layer's per-channel coefficients from its sums over m values (dot: sum x^2 forward, sum dy*x
+// backward; sum: sum x, sum dy): forward p = 1 / sqrt(var + eps); backward p = 1 and the planes' stand-ins q, r.
+void minimal_coefficients(bool backward, const double* dot, const double* sum, std::size_t channels, double m, float* p,
+                          float* q, float* r) {
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (!backward) {
+      const double var = (dot[c] - sum[c] * sum[c] / m) / (m - 1.0);
+      p[c] = static_cast<float>(1.0 / std::sqrt(std::fabs(var) + 1e-5));
+      continue;
+    }
+    const double b = -dot[c] / (m * m);
+    p[c] = 1.0f;
+    q[c] = static_cast<float>(b);
+    r[c] = static_cast<float>(-b * sum[c] / m);
+  }
+}
+
+// Each thread's sums and coefficients, grown on first use (no allocation once warm).
+struct channel_scratch {
+  std::vector<double> dot, sum;
+  std::vector<float> p, q, r;
+  void fit(std::size_t channels) {
+    if (dot.size() >= channels) return;
+    dot.resize(channels);
+    sum.resize(channels);
+    p.resize(channels);
+    q.resize(channels);
+    r.resize(channels);
+  }
+};
+
+channel_scratch& scratch_for_thread(std::size_t channels) {
+  static thread_local channel_scratch scratch;
+  scratch.fit(channels);
+  return scratch;
+}
+
+// The minimal layer over NHWC samples: forward sums x^2 and x per channel, then y = p*x; backward sums dy*x and
+// dy, then dx = p*dy + (q*x + r). Whole samples per thread when there are at least as many as threads;
+// otherwise the threads share each sample's positions (partial sums added in thread order, then each thread
+// writes its slice).
+void minimal_nhwc(bool backward, float* out, const float* x, const float* dy, std::size_t positions,
+                  std::size_t channels, std::size_t samples, int threads, bool stream) {
+  const float* summed = backward ? dy : x;        // sum: of x (forward) or dy; dot: x times it
+  const float* scaled = backward ? dy : x;        // u of out = p*u + (q*v + r)
+  const float* shifted = backward ? x : nullptr;  // v
+  const std::size_t sample = positions * channels;
+  const auto m = static_cast<double>(positions);
+  if (threads <= 1 || samples >= static_cast<std::size_t>(threads)) {
+    for_slices(
+        samples, threads,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          channel_scratch& own = scratch_for_thread(channels);
+          for (std::size_t n = begin; n < end; ++n) {
+            const std::size_t at = n * sample;
+            kKernels.channel_sums(x + at, summed + at, positions, channels, own.dot.data(), own.sum.data());
+            minimal_coefficients(backward, own.dot.data(), own.sum.data(), channels, m, own.p.data(), own.q.data(),
+                                 own.r.data());
+            kKernels.channel_elementwise(out + at, scaled + at, shifted == nullptr ? nullptr : shifted + at, positions,
+                                         channels, own.p.data(), own.q.data(), own.r.data(), stream);
+          }
+        },
+        1);
+    return;
+  }
+  const auto parts = static_cast<std::size_t>(threads);
+  const std::size_t granule = kKernels.channel_period(channels) / channels;  // slices begin on a period
+  static thread_local std::vector<double> partial_sums;  // the caller's; the workers write through `partial`
+  partial_sums.resize(2 * parts * channels);
+  double* const partial = partial_sums.data();
+  channel_scratch& own = scratch_for_thread(channels);
+  for (std::size_t n = 0; n < samples; ++n) {
+    const std::size_t at = n * sample;
+    std::fill(partial, partial + 2 * parts * channels, 0.0);
+    for_slices(
+        positions, threads,
+        [&](std::size_t begin, std::size_t end, std::size_t part) {
+          const std::size_t first = at + begin * channels;
+          double* dot = partial + 2 * part * channels;
+          kKernels.channel_sums(x + first, summed + first, end - begin, channels, dot, dot + channels);
+        },
+        granule);
+    for (std::size_t c = 0; c < channels; ++c) {
+      own.dot[c] = own.sum[c] = 0.0;
+      for (std::size_t part = 0; part < parts; ++part) {
+        own.dot[c] += partial[2 * part * channels + c];
+        own.sum[c] += partial[(2 * part + 1) * channels + c];
+      }
+    }
+    minimal_coefficients(backward, own.dot.data(), own.sum.data(), channels, m, own.p.data(), own.q.data(),
+                         own.r.data());
+    for_slices(
+        positions, threads,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          const std::size_t first = at + begin * channels;
+          kKernels.channel_elementwise(out + first, scaled + first, shifted == nullptr ? nullptr : shifted + first,
+                                       end - begin, channels, own.p.data(), own.q.data(), own.r.data(), stream);
+        },
+        granule);
+  }
+}
+
 }  // namespace
 
 void copy_floats(float* dst, const float* src, std::size_t count, int threads, bool stream) {
@@ -171,6 +276,80 @@ void minimal_backward(float* dx, const float* x, const float* dy, std::size_t pl
         kKernels.backward_planes(dx + at, x + at, dy + at, plane, end - begin, stream);
       },
       1);
+}
+
+void minimal_forward_nhwc(float* y, const float* x, std::size_t positions, std::size_t channels, std::size_t samples,
+                          int threads, bool stream) {
+  minimal_nhwc(false, y, x, nullptr, positions, channels, samples, threads, stream);
+}
+
+void minimal_backward_nhwc(float* dx, const float* x, const float* dy, std::size_t positions, std::size_t channels,
+                           std::size_t samples, int threads, bool stream) {
+  minimal_nhwc(true, dx, x, dy, positions, channels, samples, threads, stream);
+}
+
+std::string check_minimal_kernels() {
+  struct Case {
+    std::size_t n, c, h, w;
+  };
+  // Periods of one vector and of several, channels taken in blocks (C = 256), no vector period (C = 12 and 3
+  // with 16-float vectors), tails, and one sample shared by two threads.
+  const Case cases[] = {{2, 12, 5, 7}, {1, 256, 3, 3}, {2, 2, 9, 9},   {1, 128, 4, 5}, {1, 3, 17, 1},
+                        {1, 48, 6, 5}, {3, 64, 4, 4},  {1, 16, 33, 3}, {1, 4, 40, 41}};
+  for (const Case& k : cases)
+    for (bool nhwc : {false, true})
+      for (int threads : {1, 2}) {
+        const std::size_t positions = k.h * k.w, count = k.n * k.c * positions;
+        std::vector<float> x(count), dy(count), out(count);
+        // Channel c: values of scale c + 1 around c, so that a channel mixed up with another shows.
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::size_t c = nhwc ? i % k.c : i / positions % k.c;
+          const double u = static_cast<double>((i * 2654435761u) % 1024) / 512.0 - 1.0;
+          x[i] = static_cast<float>(static_cast<double>(c) + 0.25 * static_cast<double>(c + 1) * u);
+          dy[i] = static_cast<float>(0.5 * u * u - 0.1 * static_cast<double>(c % 5));
+        }
+        const std::string where = std::string(nhwc ? "NHWC " : "NCHW ") + std::to_string(k.n) + "x" +
+                                  std::to_string(k.c) + "x" + std::to_string(k.h) + "x" + std::to_string(k.w) + " on " +
+                                  std::to_string(threads) + " thread(s)";
+        for (int run = 0; run < 4; ++run) {
+          const bool backward = run / 2 == 1, stream = run % 2 == 1;
+          if (nhwc && backward)
+            minimal_backward_nhwc(out.data(), x.data(), dy.data(), positions, k.c, k.n, threads, stream);
+          else if (nhwc)
+            minimal_forward_nhwc(out.data(), x.data(), positions, k.c, k.n, threads, stream);
+          else if (backward)
+            minimal_backward(out.data(), x.data(), dy.data(), positions, k.n * k.c, threads, stream);
+          else
+            minimal_forward(out.data(), x.data(), positions, k.n * k.c, threads, stream);
+          for (std::size_t n = 0; n < k.n; ++n)
+            for (std::size_t c = 0; c < k.c; ++c) {
+              auto index = [&](std::size_t p) {
+                return nhwc ? (n * positions + p) * k.c + c : (n * k.c + c) * positions + p;
+              };
+              double dot = 0.0, sum = 0.0;
+              for (std::size_t p = 0; p < positions; ++p) {
+                const double xv = x[index(p)], bv = backward ? dy[index(p)] : xv;
+                dot += xv * bv;
+                sum += bv;
+              }
+              const auto m = static_cast<double>(positions);
+              float p_c = 0.0f, q_c = 0.0f, r_c = 0.0f;
+              minimal_coefficients(backward, &dot, &sum, 1, m, &p_c, &q_c, &r_c);
+              for (std::size_t p = 0; p < positions; ++p) {
+                const double xv = x[index(p)], dyv = dy[index(p)];
+                const double expected = backward ? dyv + q_c * xv + r_c : p_c * xv;
+                const double scale =
+                    backward ? std::fabs(dyv) + std::fabs(q_c * xv) + std::fabs(r_c) : std::fabs(expected);
+                if (std::fabs(out[index(p)] - expected) > 1e-3 * scale + 1e-6)
+                  return std::string(backward ? "minimal_backward" : "minimal_forward") + (nhwc ? "_nhwc" : "") +
+                         " is wrong on " + where + " at sample " + std::to_string(n) + ", channel " +
+                         std::to_string(c) + ", position " + std::to_string(p) + ": " + std::to_string(out[index(p)]) +
+                         " against " + std::to_string(expected);
+              }
+            }
+        }
+      }
+  return {};
 }
 
 const char* baseline_isa() { return kKernels.isa; }

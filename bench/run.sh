@@ -61,11 +61,11 @@ small='1x16x64x64|1x2x257x256'
 case $mode in
   quick)
     args=(--benchmark_min_time=0.03 --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
-      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward)/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD|SHIFTED_SUMS)/[0-9x]+/threads:1/")
+      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward|minimal_forward_nhwc|minimal_backward_nhwc)/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD|SHIFTED_SUMS)/[0-9x]+/threads:1/")
     ;;
   smoke)
     args=(--benchmark_min_time=0.002
-      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward)/($small)/|^[a-z_]+/N[A-Z]+/[A-Za-z_]+/1x16x64x64/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/1x2x257x256/")
+      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward|minimal_forward_nhwc|minimal_backward_nhwc)/($small)/|^[a-z_]+/N[A-Z]+/[A-Za-z_]+/1x16x64x64/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/1x2x257x256/")
     ;;
   full)
     args=(--benchmark_min_time=0.1 --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true)

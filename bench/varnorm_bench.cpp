@@ -17,7 +17,9 @@
 //   read2/8x64x64x64/threads:1/real_time                        read-only sweep of x and dy (floor of a
 //                                                               two-sweep backward: read2 + read2write1)
 //   minimal_forward/8x64x64x64/threads:1/real_time              the least arithmetic of a two-sweep layer
-//   minimal_backward/8x64x64x64/threads:1/real_time             (unsafe one-pass sums; baselines.hpp)
+//   minimal_backward/8x64x64x64/threads:1/real_time             (unsafe one-pass sums; baselines.hpp), per
+//   minimal_forward_nhwc/8x64x64x64/threads:1/real_time         NCHW plane, or per channel of an NHWC sample
+//   minimal_backward_nhwc/8x64x64x64/threads:1/real_time
 // Counters: bytes_per_second (compulsory traffic: forward and minimal_forward x + y, backward and
 // minimal_backward x + dy + dx; read1: x; read2: x + dy), items_per_second (tensor elements),
 // roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the baseline's time comes
@@ -79,9 +81,19 @@ enum class Direction { forward, backward, backward_recompute };
 // The baselines. copy and read2write1 are the rooflines of forward and backward; read1 (one read-only sweep
 // of x) and read2 (one of x and dy) are no kernel's roofline: with copy, read1 gives the floor of a forward
 // that sweeps x twice; with read2write1, read2 gives the floor of a backward that sweeps x and dy twice.
-// minimal_forward and minimal_backward do a layer's two sweeps with the least arithmetic (numerically unsafe):
-// no forward or backward that computes the statistics can beat them on this machine.
-enum class Roofline { copy, read2write1, read1, read2, minimal_forward, minimal_backward };
+// minimal_forward and minimal_backward do a layer's two sweeps with the least arithmetic (numerically unsafe)
+// over NCHW planes, the _nhwc ones over the channels of NHWC samples: no forward or backward that computes the
+// statistics in that layout can beat them on this machine.
+enum class Roofline {
+  copy,
+  read2write1,
+  read1,
+  read2,
+  minimal_forward,
+  minimal_backward,
+  minimal_forward_nhwc,
+  minimal_backward_nhwc
+};
 
 const char* direction_name(Direction d) {
   switch (d) {
@@ -96,8 +108,10 @@ Roofline roofline_of(Direction d) { return d == Direction::forward ? Roofline::c
 // the others against themselves.
 Roofline reference_of(Roofline r) {
   switch (r) {
-    case Roofline::minimal_forward: return Roofline::copy;
-    case Roofline::minimal_backward: return Roofline::read2write1;
+    case Roofline::minimal_forward:
+    case Roofline::minimal_forward_nhwc: return Roofline::copy;
+    case Roofline::minimal_backward:
+    case Roofline::minimal_backward_nhwc: return Roofline::read2write1;
     default: return r;
   }
 }
@@ -108,7 +122,9 @@ const char* roofline_name(Roofline r) {
     case Roofline::read1: return "read1";
     case Roofline::read2: return "read2";
     case Roofline::minimal_forward: return "minimal_forward";
-    default: return "minimal_backward";
+    case Roofline::minimal_backward: return "minimal_backward";
+    case Roofline::minimal_forward_nhwc: return "minimal_forward_nhwc";
+    default: return "minimal_backward_nhwc";
   }
 }
 
@@ -118,9 +134,11 @@ std::size_t traffic_bytes(Roofline r, const Shape4& s) {
   std::size_t arrays = 1;
   switch (r) {
     case Roofline::copy:
-    case Roofline::minimal_forward: arrays = 2; break;
+    case Roofline::minimal_forward:
+    case Roofline::minimal_forward_nhwc: arrays = 2; break;
     case Roofline::read2write1:
-    case Roofline::minimal_backward: arrays = 3; break;
+    case Roofline::minimal_backward:
+    case Roofline::minimal_backward_nhwc: arrays = 3; break;
     case Roofline::read1: arrays = 1; break;
     case Roofline::read2: arrays = 2; break;
   }
@@ -185,6 +203,14 @@ void run_baseline(Roofline r, Tensors& t, int threads, bool stream) {
       break;
     case Roofline::minimal_backward:
       minimal_backward(t.dx.get(), t.x.get(), t.dy.get(), t.shape.plane_size(), t.shape.planes(), threads, stream);
+      break;
+    case Roofline::minimal_forward_nhwc:
+      minimal_forward_nhwc(t.y.get(), t.x.get(), t.shape.plane_size(), static_cast<std::size_t>(t.shape.c),
+                           static_cast<std::size_t>(t.shape.n), threads, stream);
+      break;
+    case Roofline::minimal_backward_nhwc:
+      minimal_backward_nhwc(t.dx.get(), t.x.get(), t.dy.get(), t.shape.plane_size(),
+                            static_cast<std::size_t>(t.shape.c), static_cast<std::size_t>(t.shape.n), threads, stream);
       break;
   }
 }
@@ -430,8 +456,9 @@ void register_all() {
     const std::string shape = s.name();
     for (int k : thread_list) {
       const std::string threads = threads_name(k);
-      for (Roofline r : {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2,
-                         Roofline::minimal_forward, Roofline::minimal_backward})
+      for (Roofline r :
+           {Roofline::copy, Roofline::read2write1, Roofline::read1, Roofline::read2, Roofline::minimal_forward,
+            Roofline::minimal_backward, Roofline::minimal_forward_nhwc, Roofline::minimal_backward_nhwc})
         add(join_name({roofline_name(r), shape, threads}), k,
             [r, s, k](benchmark::State& st) { bench_baseline(st, r, s, k); });
       for (Direction dir : directions)
@@ -487,6 +514,11 @@ int main(int argc, char** argv) {
                  std::getenv("VARNORM_BENCH_CPU"));
     return 2;
   }
+  const std::string wrong = vnbench::check_minimal_kernels();
+  if (!wrong.empty()) {
+    std::fprintf(stderr, "varnorm_bench: %s\n", wrong.c_str());
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
@@ -504,8 +536,8 @@ int main(int argc, char** argv) {
   for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
   benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
   benchmark::AddCustomContext("traffic",
-                              "forward, minimal_forward: x read + y written; backward, minimal_backward: x, dy "
-                              "read + dx written; read1: x read; read2: x, dy read");
+                              "forward, minimal_forward(_nhwc): x read + y written; backward, "
+                              "minimal_backward(_nhwc): x, dy read + dx written; read1: x read; read2: x, dy read");
   if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
 
   vnbench::register_all();
