@@ -88,8 +88,13 @@ void shifted_segment_moments(const input_element* base, std::int64_t step, int r
     t[v] = shift[v] + estimate[v];
     sum[v] = squares[v] = ops::splat(0.0f);
   }
+  // Rows that are part of wider rows (a channel group of an NHWC sample of more channels): the hardware
+  // prefetchers leave the sweep waiting on memory, so each row fetches the one a segment ahead.
+  const bool prefetch = step > W * V;
   for (int r = 0; r < rows; ++r) {
     const input_element* row = base + r * step;
+    if (prefetch)
+      for (int v = 0; v < V; ++v) __builtin_prefetch(row + kSegmentRows * step + at.offset(v));
     for (int v = 0; v < V; ++v) {
       const vec z = load_row_vector<V, Partial>(row, v, used, at) - t[v];
       sum[v] = sum[v] + z;
