@@ -400,7 +400,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         tile_sums(f, task.unit, task.tile, gradients[slot(task.unit)].statistics, &dyx[slot(cell)], &dy[slot(cell)]);
       }
     };
-    parallel_for(units * tiles, 1, max_threads, sums_body);
+    parallel_for(units * tiles, 1, max_threads, sums_body, s.tile_shares);
     // Merged in tile order, key by key, as run_unit does.
     for (std::int64_t u = 0; u < units; ++u) {
       for (std::int64_t first = 0; first < tiles; first += f.w.tiles) {
@@ -419,7 +419,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
           apply_tile(f, task.unit, task.tile, gradients[slot(task.unit)]);
         }
       };
-      parallel_for(units * tiles, 1, max_threads, apply_body);
+      parallel_for(units * tiles, 1, max_threads, apply_body, s.tile_shares);
     }
   }
   reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {

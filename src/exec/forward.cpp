@@ -143,7 +143,7 @@ void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noex
 }
 
 // Few, large units: tiles of all units in parallel, statistics merged per unit in tile order.
-bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
+bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) noexcept {
   const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
   std::unique_ptr<moments[]> stats(new (std::nothrow) moments[static_cast<std::size_t>(units * tiles * width)]);
   std::unique_ptr<unit_statistics[]> statistics(new (std::nothrow) unit_statistics[static_cast<std::size_t>(units)]);
@@ -154,7 +154,7 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
       tile_moments(f, task.unit, task.tile, &stats[slot((task.unit * tiles + task.tile) * width)]);
     }
   };
-  if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure);  // else in finish_unit
+  if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure, s.tile_shares);  // else in finish_unit
   for (std::int64_t u = 0; u < units; ++u)
     statistics[slot(u)] = finish_unit(f, u, [&](std::int64_t t) { return &stats[slot((u * tiles + t) * width)]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
@@ -163,7 +163,7 @@ bool run_split_tiles(const forward_call& f, int max_threads) noexcept {
       scale_tile(f, task.unit, task.tile, statistics[slot(task.unit)]);
     }
   };
-  parallel_for(units * tiles, 1, max_threads, scale);
+  parallel_for(units * tiles, 1, max_threads, scale, s.tile_shares);
   return true;
 }
 
@@ -176,7 +176,7 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const forward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
   const pool_call_scope pool_call(s.uses_pool);
-  if (s.threads > 1 && s.split_tiles && run_split_tiles(f, p.max_threads)) return VARNORM_OK;
+  if (s.threads > 1 && s.split_tiles && run_split_tiles(f, s, p.max_threads)) return VARNORM_OK;
   if (s.threads > 1) {
     auto tasks = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
       const unit_range units = unit_task_range(w, first_task, end_task);

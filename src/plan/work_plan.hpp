@@ -167,9 +167,17 @@ inline constexpr std::int64_t kTasksPerThread = 4;
 // split and plane groups").
 inline constexpr std::int64_t kWholeUnitMaxBytes = std::int64_t{1} << 20;
 
+// Spread tiles of a call whose arrays together span at most this many bytes go to threads in fixed shares
+// (threading's shares::fixed): such a call's data stays in the caches between its two passes and between calls,
+// and each thread then finds its tiles of x, and the lines of y it writes, in its own core's cache. Larger calls
+// stream from memory, where balanced shares keep both threads busy (the two vCPUs of a VM need not run at the
+// same speed).
+inline constexpr std::int64_t kFixedSharesMaxBytes = std::int64_t{8} << 20;
+
 struct schedule {
-  int threads = 1;              // 1: everything on the calling thread
-  bool split_tiles = false;     // spread the tiles of each unit over threads (few, large units)
+  int threads = 1;                        // 1: everything on the calling thread
+  bool split_tiles = false;               // spread the tiles of each unit over threads (few, large units)
+  shares tile_shares = shares::balanced;  // how threads share the spread tiles (kFixedSharesMaxBytes)
   bool uses_pool = false;       // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
   std::int64_t task_grain = 1;  // unit tasks a thread takes at a time (see kTaskBytes)
 };

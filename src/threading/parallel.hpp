@@ -35,15 +35,22 @@ struct range_body {
   void (*run)(void* context, std::int64_t begin, std::int64_t end) noexcept;
 };
 
+// How parallel_for shares [0, count) among threads. balanced: ranges are taken as threads come (a late or slow
+// thread takes less). fixed: each thread of the arena gets the same equal share on every call (TBB's static
+// partitioner), so that over two passes and successive calls the same thread touches the same data.
+enum class shares { balanced, fixed };
+
 // Calls body over [0, count) in ranges of at most `grain` indices, on up to `threads` threads of the arena
 // that max_threads selects, with the caller's floating-point settings (FTZ/DAZ, rounding) in every worker.
 // Returns only when all ranges are done. Which thread runs which range must not matter to the caller.
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept;
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body,
+                  shares how = shares::balanced) noexcept;
 
 template <class F>
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, F& f) noexcept {
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, F& f,
+                  shares how = shares::balanced) noexcept {
   range_body body{&f, [](void* c, std::int64_t b, std::int64_t e) noexcept { (*static_cast<F*>(c))(b, e); }};
-  parallel_for(count, grain, max_threads, body);
+  parallel_for(count, grain, max_threads, body, how);
 }
 
 }  // namespace varnorm::detail

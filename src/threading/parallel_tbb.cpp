@@ -43,11 +43,14 @@ using pool_clock = std::chrono::steady_clock;
 std::atomic<pool_clock::rep> last_pool_call_end{std::numeric_limits<pool_clock::rep>::min()};
 
 // `context` carries the caller's floating-point settings; tasks run under them on every thread.
-void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body, tbb::task_group_context& context) {
-  tbb::parallel_for(
-      tbb::blocked_range<std::int64_t>(0, count, static_cast<std::size_t>(std::max<std::int64_t>(grain, 1))),
-      [body](const tbb::blocked_range<std::int64_t>& r) { body.run(body.context, r.begin(), r.end()); },
-      tbb::simple_partitioner(), context);
+void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body, shares how,
+                          tbb::task_group_context& context) {
+  const tbb::blocked_range<std::int64_t> range(0, count, static_cast<std::size_t>(std::max<std::int64_t>(grain, 1)));
+  auto run = [body](const tbb::blocked_range<std::int64_t>& r) { body.run(body.context, r.begin(), r.end()); };
+  if (how == shares::fixed)
+    tbb::parallel_for(range, run, tbb::static_partitioner(), context);
+  else
+    tbb::parallel_for(range, run, tbb::simple_partitioner(), context);
 }
 
 }  // namespace
@@ -68,7 +71,7 @@ pool_call_scope::~pool_call_scope() {
   if (active_) last_pool_call_end.store(pool_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body) noexcept {
+void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body, shares how) noexcept {
   if (count <= 0) return;
   if (max_threads == 1 || count == 1) {
     body.run(body.context, 0, count);
@@ -83,10 +86,10 @@ void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range
   tbb::task_group_context context;
   context.capture_fp_settings();
   if (max_threads == 0) {
-    run_in_current_arena(count, grain, body, context);
+    run_in_current_arena(count, grain, body, how, context);
     return;
   }
-  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body, context); });
+  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body, how, context); });
 }
 
 }  // namespace varnorm::detail
