@@ -127,7 +127,8 @@ schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)
   s.split_tiles =
       w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget) && !even_small_units;
   const std::int64_t footprint = (w.inputs + 1) * p.elements() * static_cast<std::int64_t>(sizeof(float));
-  if (s.split_tiles && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
+  const bool pairs = w.paired_units && w.spans() > 1;
+  if (s.split_tiles && pairs && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
   const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);
   const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * static_cast<std::int64_t>(budget));
   s.task_grain = std::max<std::int64_t>(1, std::min(kTaskBytes / task_bytes, balanced));

@@ -167,11 +167,11 @@ inline constexpr std::int64_t kTasksPerThread = 4;
 // split and plane groups").
 inline constexpr std::int64_t kWholeUnitMaxBytes = std::int64_t{1} << 20;
 
-// Spread tiles of a call whose arrays together span at most this many bytes go to threads in fixed shares
-// (threading's shares::fixed): such a call's data stays in the caches between its two passes and between calls,
-// and each thread then finds its tiles of x, and the lines of y it writes, in its own core's cache. Larger calls
-// stream from memory, where balanced shares keep both threads busy (the two vCPUs of a VM need not run at the
-// same speed).
+// Spread tiles of paired NHWC units, in a call whose arrays together span at most this many bytes, go to threads
+// in fixed shares (threading's shares::fixed): such a call's data stays in the caches between its two passes and
+// between calls, and each thread then finds its rows of x, and the lines of y it writes, in its own core's cache.
+// Larger calls stream from memory, where balanced shares keep both threads busy (the two vCPUs of a VM need not
+// run at the same speed); so do spread NCHW planes, whose last tiles are short.
 inline constexpr std::int64_t kFixedSharesMaxBytes = std::int64_t{8} << 20;
 
 struct schedule {

@@ -3,7 +3,7 @@
 // asking whether the pool is warm; above it, calls below kColdPoolParallelMinElements use threads only when the
 // pool is warm, larger ones always, for max_threads 0 and k > 1 alike; threads take small units in chunks of up
 // to kTaskBytes, at least kTasksPerThread chunks each; few units spread their tiles over threads unless they
-// divide evenly among them and fit in L2, in fixed shares when the call's arrays span at most
+// divide evenly among them and fit in L2, in fixed shares for NHWC pairs when the call's arrays span at most
 // kFixedSharesMaxBytes. And the clock behind the warmth: a call with a thread budget keeps the
 // pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
 #include <catch2/catch.hpp>
@@ -41,6 +41,13 @@ problem planes(std::int64_t n, std::int64_t c, std::int64_t m, int max_threads) 
   p.m = m;
   p.groups = c;
   p.max_threads = max_threads;
+  return p;
+}
+
+// NHWC VarianceNorm2d of n samples of m positions of c channels, with max_threads.
+problem samples(std::int64_t n, std::int64_t c, std::int64_t m, int max_threads) {
+  problem p = planes(n, c, m, max_threads);
+  p.layout = VARNORM_LAYOUT_NHWC;
   return p;
 }
 
@@ -139,23 +146,25 @@ TEST_CASE("few units spread their tiles over threads, unless they divide evenly 
     return;
   }
   using varnorm::detail::shares;
-  // Forward arrays (x and y) spanning kFixedSharesMaxBytes with three planes of this many values.
-  const std::int64_t fixed_most = varnorm::detail::kFixedSharesMaxBytes / (2 * 3 * 4);
+  // Forward arrays (x and y) of one sample of 128 channels spanning kFixedSharesMaxBytes with this many positions.
+  const std::int64_t fixed_most = varnorm::detail::kFixedSharesMaxBytes / (2 * 128 * 4);
   struct expectation {
     problem p;
     bool split;
     shares tile_shares;
   };
   const expectation cases[] = {
-      {planes(1, 2, 257 * 256, 2), false, shares::balanced},      // two units of 257 KiB on two threads: one each
-      {planes(2, 2, 257 * 256, 2), false, shares::balanced},      // four: two each
-      {planes(1, 2, 512 * 512, 2), false, shares::balanced},      // units of 1 MiB
-      {planes(1, 3, 257 * 256, 2), true, shares::fixed},          // three units on two threads, 1.5 MiB in all
-      {planes(1, 3, fixed_most, 2), true, shares::fixed},         // 8 MiB in all
-      {planes(1, 3, fixed_most + 1, 2), true, shares::balanced},  // more
-      {planes(1, 4, 1024 * 1024, 2), true, shares::balanced},     // units of 4 MiB
-      {planes(1, 2, 257 * 256, 16), true, shares::fixed},         // two units on sixteen threads
-      {planes(8, 2, 257 * 256, 2), false, shares::balanced}};     // sixteen units: whole units whatever their size
+      {planes(1, 2, 257 * 256, 2), false, shares::balanced},         // two units of 257 KiB on two threads: one each
+      {planes(2, 2, 257 * 256, 2), false, shares::balanced},         // four: two each
+      {planes(1, 2, 512 * 512, 2), false, shares::balanced},         // units of 1 MiB
+      {planes(1, 3, 257 * 256, 2), true, shares::balanced},          // three units on two threads (planes: balanced)
+      {planes(1, 4, 1024 * 1024, 2), true, shares::balanced},        // units of 4 MiB
+      {planes(1, 2, 257 * 256, 16), true, shares::balanced},         // two units on sixteen threads
+      {planes(8, 2, 257 * 256, 2), false, shares::balanced},         // sixteen units: whole units whatever their size
+      {samples(1, 128, 64 * 64, 2), true, shares::fixed},            // one NHWC pair of 1 MiB units, 4 MiB in all
+      {samples(1, 128, fixed_most, 2), true, shares::fixed},         // 8 MiB in all
+      {samples(1, 128, fixed_most + 1, 2), true, shares::balanced},  // more
+      {samples(1, 2, 257 * 256, 2), true, shares::balanced}};        // one NHWC unit of two channels: no pair
   for (const expectation& e : cases) {
     CAPTURE(e.p.n, e.p.c, e.p.m, e.p.max_threads);
     const auto w = varnorm::detail::make_work_plan(e.p, direction::forward, varnorm::detail::active_kernels());
