@@ -19,6 +19,7 @@ struct backward_call {
   const backward_buffers& b;
   const work_plan& w;
   const kernel_table& k;
+  bool stream_output;  // the schedule's
 };
 
 // What a key of one sample contributes to dalpha and dbeta, per channel: S * rstd and sum(dy), with S = sum(dy * x)
@@ -203,7 +204,7 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
     });
   }
   f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, group_b, group_mean,
-                       f.p.center ? group_k : nullptr, f.w.stream_output);
+                       f.p.center ? group_k : nullptr, f.stream_output);
 }
 
 // Per-tile sums of one key, added in tile order. Only the key's channels are set: zeroing all of both arrays
@@ -444,8 +445,8 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   }
   const kernel_table& kernels = active_kernels();
   const work_plan w = make_work_plan(p, direction::backward, kernels);
-  const backward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
+  const backward_call f{p, b, w, kernels, s.stream_output};
   const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are

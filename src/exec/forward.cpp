@@ -17,6 +17,7 @@ struct forward_call {
   const forward_buffers& b;
   const work_plan& w;
   const kernel_table& k;
+  bool stream_output;  // the schedule's
 };
 
 void block_moments(const forward_call& f, const tile_block& tb, moments* out) noexcept {
@@ -87,7 +88,7 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
   if (!c.needs_exact) {
     const bool shifted = f.b.beta != nullptr || f.p.center;
     f.k.block_scale(x, y, tb.shape, c.scale, shifted ? c.shift : nullptr, f.p.center ? c.center : nullptr,
-                    f.w.stream_output);
+                    f.stream_output);
     return;
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {
@@ -173,8 +174,8 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   if (p.planes() == 0) return VARNORM_OK;
   const kernel_table& kernels = active_kernels();
   const work_plan w = make_work_plan(p, direction::forward, kernels);
-  const forward_call f{p, b, w, kernels};
   const schedule s = choose_schedule(w, p);
+  const forward_call f{p, b, w, kernels, s.stream_output};
   const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, s, p.max_threads)) return VARNORM_OK;
   if (s.threads > 1) {

@@ -37,9 +37,6 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.tiles = p.m > 0 ? (p.m + w.tile_positions - 1) / w.tile_positions : 0;
   w.group_planes =
       p.layout == VARNORM_LAYOUT_NCHW && p.channels_per_group > 1 && p.channels_per_group * p.m <= kTileElements;
-  const std::int64_t arrays = inputs + 1;  // and the output
-  const std::int64_t array_bytes = arrays * static_cast<std::int64_t>(sizeof(float));
-  w.stream_output = p.elements() >= (kStreamFootprintBytes + array_bytes - 1) / array_bytes;
   w.paired_units = p.layout == VARNORM_LAYOUT_NHWC && !w.group_planes && w.unit_tiles() > 1 &&
                    (d == direction::forward || (w.keys_per_span == 1 && 2 * w.group_channels > kMaxGroupChannels));
   const std::int64_t walked_units = w.paired_units && w.spans() > 1 ? 2 : 1;
@@ -115,18 +112,21 @@ unit_tile split_task_at(const work_plan& w, const problem& p, std::int64_t i) no
 
 schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)() noexcept) noexcept {
   schedule s;
+  // The bytes of all the call's arrays: inputs and output.
+  const std::int64_t footprint = (w.inputs + 1) * p.elements() * static_cast<std::int64_t>(sizeof(float));
+  s.stream_output = footprint >= kStreamFootprintBytes;
   if (p.max_threads == 1 || p.elements() < kParallelMinElements) return s;
   const int budget = thread_budget(p.max_threads);
   if (budget <= 1) return s;
   s.uses_pool = true;
   if (p.elements() < kColdPoolParallelMinElements && !pool_warm()) return s;
   s.threads = budget;
+  s.stream_output = footprint >= kThreadsStreamFootprintBytes;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead, unless
   // the units divide evenly and fit in L2 (kWholeUnitMaxBytes).
   const bool even_small_units = w.units() % budget == 0 && w.walk_bytes <= kWholeUnitMaxBytes;
   s.split_tiles =
       w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget) && !even_small_units;
-  const std::int64_t footprint = (w.inputs + 1) * p.elements() * static_cast<std::int64_t>(sizeof(float));
   const bool pairs = w.paired_units && w.spans() > 1;
   if (s.split_tiles && pairs && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
   const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);

@@ -19,11 +19,14 @@ inline constexpr std::int64_t kTileBytes = std::int64_t{128} << 10;
 inline constexpr std::int64_t kTileElements = kTileBytes / std::int64_t{sizeof(input_element)};
 static_assert(kTileElements <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
 
-// A call whose arrays (inputs and output) span at least this many bytes writes its output with non-temporal
-// stores: 3/4 of a 32 MiB L3 (the fraction of the shared cache glibc's memcpy takes as its non-temporal
-// threshold). Such a call cannot keep its data in cache, and skipping the write-allocate read of the output
-// saves a third (forward) or a quarter (backward) of the traffic (bench/README.md, "Streaming stores").
+// A call on one thread whose arrays (inputs and output) span at least this many bytes writes its output with
+// non-temporal stores: 3/4 of a 32 MiB L3 (the fraction of the shared cache glibc's memcpy takes as its
+// non-temporal threshold). Such a call cannot keep its data in cache, and skipping the write-allocate read of
+// the output saves a third (forward) or a quarter (backward) of the traffic (bench/README.md, "Streaming
+// stores"). A call on several threads streams from twice that: there, regular stores stay the faster over a
+// larger footprint (measured on two threads; bench/README.md, "Streaming stores").
 inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
+inline constexpr std::int64_t kThreadsStreamFootprintBytes = 2 * kStreamFootprintBytes;
 
 // NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_positions) are
 // taken up to kPlanesPerGroup to a unit, one block with a plane stride, as long as the group's inputs span at
@@ -66,7 +69,6 @@ struct work_plan {
   std::int64_t tile_positions = 0;  // spatial positions per tile
   std::int64_t tiles = 0;           // tiles per key
   varnorm_algorithm algorithm = VARNORM_ALGORITHM_TWO_PASS;  // AUTO resolved
-  bool stream_output = false;                                // see kStreamFootprintBytes
   bool reversed_output = false;                              // see kReversedOutputMinBytes
   // NHWC units of one sample that span several tiles are walked two abreast (a unit's channel groups lie side by
   // side in every row, so the second finds the rows the first brought into cache): consecutive units of a
@@ -180,6 +182,7 @@ struct schedule {
   shares tile_shares = shares::balanced;  // how threads share the spread tiles (kFixedSharesMaxBytes)
   bool uses_pool = false;       // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
   std::int64_t task_grain = 1;  // unit tasks a thread takes at a time (see kTaskBytes)
+  bool stream_output = false;   // write the output with non-temporal stores (kStreamFootprintBytes)
 };
 // Asks the threading layer for a thread budget, and `pool_warm` whether the pool is warm, only for calls that
 // may go parallel, so that small calls and max_threads = 1 never touch TBB or the clock (the real-time path).

@@ -4,7 +4,8 @@
 // pool is warm, larger ones always, for max_threads 0 and k > 1 alike; threads take small units in chunks of up
 // to kTaskBytes, at least kTasksPerThread chunks each; few units spread their tiles over threads unless they
 // divide evenly among them and fit in L2, in fixed shares for NHWC pairs when the call's arrays span at most
-// kFixedSharesMaxBytes. And the clock behind the warmth: a call with a thread budget keeps the
+// kFixedSharesMaxBytes; the output streams from kStreamFootprintBytes of arrays on one thread and from
+// kThreadsStreamFootprintBytes on several. And the clock behind the warmth: a call with a thread budget keeps the
 // pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
 #include <catch2/catch.hpp>
 
@@ -172,6 +173,37 @@ TEST_CASE("few units spread their tiles over threads, unless they divide evenly 
     REQUIRE(s.threads == e.p.max_threads);
     CHECK(s.split_tiles == e.split);
     CHECK((s.tile_shares == shares::fixed) == (e.tile_shares == shares::fixed));
+  }
+}
+
+TEST_CASE("the output streams from 24 MiB of arrays on one thread, from 48 MiB on several", "[plan][threads]") {
+  // Forward: x and y; backward: x, dy and dx. Single planes of 3 Mi and 6 Mi values (24 and 48 MiB forward) give
+  // both edges.
+  struct expectation {
+    problem p;
+    direction d;
+    bool one_thread, several;
+  };
+  const std::int64_t mega = 1024 * 1024;
+  const expectation cases[] = {{planes(1, 4, mega, 1), direction::forward, true, false},   // 32 MiB
+                               {planes(1, 3, mega, 1), direction::backward, true, false},  // 36 MiB
+                               {planes(1, 2, mega, 1), direction::forward, false, false},  // 16 MiB
+                               {planes(1, 1, 3 * mega, 1), direction::forward, true, false},
+                               {planes(1, 1, 3 * mega - 1, 1), direction::forward, false, false},
+                               {planes(1, 1, 6 * mega, 1), direction::forward, true, true},
+                               {planes(1, 1, 6 * mega - 1, 1), direction::forward, true, false}};
+  const bool threads = varnorm::detail::thread_budget(2) > 1;
+  if (!threads) WARN("one thread here (a build without TBB): only the one-thread rule is checked");
+  for (const expectation& e : cases) {
+    for (int max_threads : {1, 2}) {
+      CAPTURE(e.p.c, e.p.m, e.d == direction::forward, max_threads);
+      problem p = e.p;
+      p.max_threads = max_threads;
+      const auto w = varnorm::detail::make_work_plan(p, e.d, varnorm::detail::active_kernels());
+      const schedule s = choose_schedule(w, p, warm_pool);
+      CHECK(s.stream_output == (s.threads > 1 ? e.several : e.one_thread));
+      if (threads && max_threads == 2) CHECK(s.threads == 2);
+    }
   }
 }
 
