@@ -39,7 +39,7 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
       p.layout == VARNORM_LAYOUT_NCHW && p.channels_per_group > 1 && p.channels_per_group * p.m <= kTileElements;
   w.paired_units = p.layout == VARNORM_LAYOUT_NHWC && !w.group_planes && w.unit_tiles() > 1 &&
                    (d == direction::forward || (w.keys_per_span == 1 && 2 * w.group_channels > kMaxGroupChannels));
-  const std::int64_t walked_units = w.paired_units && w.spans() > 1 ? 2 : 1;
+  const std::int64_t walked_units = w.walks_pairs() ? 2 : 1;
   w.walk_bytes =
       walked_units * w.keys_per_span * w.group_channels * p.m * static_cast<std::int64_t>(sizeof(input_element));
   w.inputs = inputs;
@@ -127,8 +127,7 @@ schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)
   const bool even_small_units = w.units() % budget == 0 && w.walk_bytes <= kWholeUnitMaxBytes;
   s.split_tiles =
       w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget) && !even_small_units;
-  const bool pairs = w.paired_units && w.spans() > 1;
-  if (s.split_tiles && pairs && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
+  if (s.split_tiles && w.walks_pairs() && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
   const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);
   const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * static_cast<std::int64_t>(budget));
   s.task_grain = std::max<std::int64_t>(1, std::min(kTaskBytes / task_bytes, balanced));

@@ -85,6 +85,8 @@ struct work_plan {
   std::int64_t spans() const noexcept { return keys / keys_per_span; }
   std::int64_t units() const noexcept { return samples * spans(); }
   std::int64_t unit_tiles() const noexcept { return keys_per_span * tiles; }  // key by key, tiles in order
+  // Whether walks take two units abreast: paired_units, and a sample of more than one span.
+  bool walks_pairs() const noexcept { return paired_units && spans() > 1; }
   // The tile the i-th step of a unit's output sweep writes (reversed_output: last first). Every tile's output
   // depends on the unit's statistics alone, so the order changes no bit.
   std::int64_t output_tile(std::int64_t i) const noexcept { return reversed_output ? unit_tiles() - 1 - i : i; }
