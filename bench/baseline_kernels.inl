@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
+#include <type_traits>
 
 #include "baseline_kernels.hpp"
 
@@ -202,14 +204,22 @@ void backward_planes(float* dx, const float* x, const float* dy, std::size_t pla
 // of W) are taken kMaxPeriodVectors vectors of channels at a time over every position, others go scalar.
 constexpr std::size_t kMaxPeriodVectors = 8;
 
-std::size_t channel_period(std::size_t channels) {
-  std::size_t a = channels, b = W;
-  while (b != 0) {
-    const std::size_t t = a % b;
-    a = b;
-    b = t;
+std::size_t channel_period(std::size_t channels) { return std::lcm(channels, W); }
+
+// f(std::integral_constant<std::size_t, vectors>{}) for 1 <= vectors <= kMaxPeriodVectors: the loops below keep
+// that many vectors in registers.
+template <class F>
+void with_vectors(std::size_t vectors, F&& f) {
+  switch (vectors) {
+    case 1: return f(std::integral_constant<std::size_t, 1>{});
+    case 2: return f(std::integral_constant<std::size_t, 2>{});
+    case 3: return f(std::integral_constant<std::size_t, 3>{});
+    case 4: return f(std::integral_constant<std::size_t, 4>{});
+    case 5: return f(std::integral_constant<std::size_t, 5>{});
+    case 6: return f(std::integral_constant<std::size_t, 6>{});
+    case 7: return f(std::integral_constant<std::size_t, 7>{});
+    default: return f(std::integral_constant<std::size_t, kMaxPeriodVectors>{});
   }
-  return channels / a * W;
 }
 
 // Per float of a row's first Vectors vectors: sum a*b and sum b over `rows` rows `stride` floats apart (a == b:
@@ -246,20 +256,6 @@ void strided_dot_and_sum(const float* a, const float* b, std::size_t rows, std::
     }
 }
 
-void strided_dot_and_sum(std::size_t vectors, const float* a, const float* b, std::size_t rows, std::size_t stride,
-                         float* dot, float* sum) {
-  switch (vectors) {
-    case 1: return strided_dot_and_sum<1>(a, b, rows, stride, dot, sum);
-    case 2: return strided_dot_and_sum<2>(a, b, rows, stride, dot, sum);
-    case 3: return strided_dot_and_sum<3>(a, b, rows, stride, dot, sum);
-    case 4: return strided_dot_and_sum<4>(a, b, rows, stride, dot, sum);
-    case 5: return strided_dot_and_sum<5>(a, b, rows, stride, dot, sum);
-    case 6: return strided_dot_and_sum<6>(a, b, rows, stride, dot, sum);
-    case 7: return strided_dot_and_sum<7>(a, b, rows, stride, dot, sum);
-    default: return strided_dot_and_sum<kMaxPeriodVectors>(a, b, rows, stride, dot, sum);
-  }
-}
-
 void channel_sums(const float* a, const float* b, std::size_t positions, std::size_t channels, double* dot,
                   double* sum) {
   for (std::size_t c = 0; c < channels; ++c) dot[c] = sum[c] = 0.0;
@@ -277,13 +273,16 @@ void channel_sums(const float* a, const float* b, std::size_t positions, std::si
   std::size_t done = 0;
   if (period / W <= kMaxPeriodVectors) {
     const std::size_t rows = count / period;
-    strided_dot_and_sum(period / W, a, b, rows, period, lane_dot, lane_sum);
+    with_vectors(period / W,
+                 [&](auto vectors) { strided_dot_and_sum<vectors>(a, b, rows, period, lane_dot, lane_sum); });
     fold(0, period / W);
     done = rows * period;
   } else if (channels % W == 0) {
     for (std::size_t first = 0; first < channels; first += kMaxPeriodVectors * W) {
       const std::size_t vectors = std::min(kMaxPeriodVectors, (channels - first) / W);
-      strided_dot_and_sum(vectors, a + first, b + first, positions, channels, lane_dot, lane_sum);
+      with_vectors(vectors, [&](auto block) {
+        strided_dot_and_sum<block>(a + first, b + first, positions, channels, lane_dot, lane_sum);
+      });
       fold(first, vectors);
     }
     done = count;
@@ -325,16 +324,7 @@ void channel_elementwise(float* out, const float* u, const float* v, std::size_t
       rv[i / W][i % W] = v == nullptr ? 0.0f : r[c];
     }
     const std::size_t rows = count / period;
-    switch (period / W) {
-      case 1: period_elementwise<1>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 2: period_elementwise<2>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 3: period_elementwise<3>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 4: period_elementwise<4>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 5: period_elementwise<5>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 6: period_elementwise<6>(out, u, v, rows, pv, qv, rv, stream); break;
-      case 7: period_elementwise<7>(out, u, v, rows, pv, qv, rv, stream); break;
-      default: period_elementwise<kMaxPeriodVectors>(out, u, v, rows, pv, qv, rv, stream); break;
-    }
+    with_vectors(period / W, [&](auto vectors) { period_elementwise<vectors>(out, u, v, rows, pv, qv, rv, stream); });
     done = rows * period;
   } else if (channels % W == 0) {
     // Coefficients from the arrays (L1) a vector at a time.
