@@ -375,6 +375,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     // Units in memory order (terms are summed per key afterwards, in sample order); with paired_units,
     // consecutive units of one sample two abreast.
     auto body = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
+      const streamed_output_fence fence(f.k, f.stream_output);
       const unit_range range = unit_task_range(f.w, first_task, end_task);
       for (std::int64_t i = range.begin, end = range.end; i < end; ++i) {
         const std::int64_t u = unit_in_memory_order(f.w, i);
@@ -415,6 +416,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
     }
     if (f.b.dx != nullptr) {
       auto apply_body = [&](std::int64_t begin, std::int64_t end) noexcept {
+        const streamed_output_fence fence(f.k, f.stream_output);
         for (std::int64_t i = begin; i < end; ++i) {
           const unit_tile task = split_task_at(f.w, f.p, i);
           apply_tile(f, task.unit, task.tile, gradients[slot(task.unit)]);
@@ -449,6 +451,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const backward_call f{p, b, w, kernels, s.stream_output};
   const pool_call_scope pool_call(s.uses_pool);
   if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
+  const streamed_output_fence fence(kernels, f.stream_output);
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
   // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,
   // and they are summed as they come, so no buffer is needed. With paired_units, spans of one key each go two

@@ -159,6 +159,7 @@ bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) 
   for (std::int64_t u = 0; u < units; ++u)
     statistics[slot(u)] = finish_unit(f, u, [&](std::int64_t t) { return &stats[slot((u * tiles + t) * width)]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
+    const streamed_output_fence fence(f.k, f.stream_output);
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
       scale_tile(f, task.unit, task.tile, statistics[slot(task.unit)]);
@@ -180,11 +181,13 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   if (s.threads > 1 && s.split_tiles && run_split_tiles(f, s, p.max_threads)) return VARNORM_OK;
   if (s.threads > 1) {
     auto tasks = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
+      const streamed_output_fence fence(kernels, f.stream_output);
       const unit_range units = unit_task_range(w, first_task, end_task);
       run_units(f, units.begin, units.end);
     };
     parallel_for(unit_task_count(w), s.task_grain, p.max_threads, tasks);
   } else {
+    const streamed_output_fence fence(kernels, f.stream_output);
     run_units(f, 0, w.units());
   }
   return VARNORM_OK;

@@ -181,7 +181,6 @@ struct elementwise_pass {
       if (stream && streams_rows(run)) {
         rows_elementwise<Op, V, false, true>(shifted_inputs<Op::inputs>(in, run.offset).at, out + run.offset, run.step,
                                              run.rows, run.used, run.period, lanes_by_parameter, at);
-        ops::stream_fence();
         return;
       }
     }
@@ -252,7 +251,6 @@ struct elementwise_pass {
       elementwise_partial_row<Op, kV>(shifted_inputs<Op::inputs>(in, end).at, out + end,
                                       (b.positions - body) * b.channels, g, lanes_by_parameter);
     });
-    ops::stream_fence();
     return true;
   }
 };
@@ -349,7 +347,6 @@ void plane_span_elementwise(const input_element* const* in, float* out, const bl
         while ((plane + 1) * positions <= at) ++plane;
         span_partial_vector<Op>(in, out, at, end - at, sp, plane, positions, end);
       }
-      if (stream) ops::stream_fence();
       return;
     }
   }
@@ -359,7 +356,6 @@ void plane_span_elementwise(const input_element* const* in, float* out, const bl
     const std::int64_t first = plane * positions;
     for (std::int64_t v = 0; v < positions; v += W) write(first + v, p);
   }
-  if (stream) ops::stream_fence();
 }
 
 template <class Op>

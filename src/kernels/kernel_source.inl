@@ -43,7 +43,8 @@ constexpr kernel_table kTable = {largest_row_sharing_plane(),
                                  divide_by,
                                  block_scale,
                                  block_grad_sums,
-                                 block_grad_apply};
+                                 block_grad_apply,
+                                 ops::stream_fence};
 
 }  // namespace
 

@@ -35,7 +35,8 @@ struct kernel_table {
 
   // y = x * scale[ch] (+ shift[ch] when shift is not NULL); with center (then shift is given too):
   // y = (x - center[ch]) * scale[ch] + shift[ch]. y may equal x. `stream`: y will not stay in cache, write it
-  // with non-temporal stores where the ISA has them (same values either way).
+  // with non-temporal stores where the ISA has them (same values either way), which the caller fences
+  // (stream_fence) before another thread may read y.
   void (*block_scale)(const input_element* x, float* y, block_shape block, const float* scale, const float* shift,
                       const float* center, bool stream) noexcept;
 
@@ -48,6 +49,11 @@ struct kernel_table {
   void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block,
                            const float* a, const float* b, const float* mean, const float* constant,
                            bool stream) noexcept;
+
+  // Makes the calling thread's streaming stores globally visible. Left to the caller, once after a thread's last
+  // streamed block of a call or task: a fence holds the thread's next stores until memory has taken every line
+  // streamed before it.
+  void (*stream_fence)() noexcept;
 };
 
 }  // namespace varnorm::detail
