@@ -3,10 +3,10 @@
 # build/bench, runs it, then prints bench/report's markdown tables and the path of its PNG chart.
 #
 # Usage: bash bench/run.sh [--quick | --smoke | --full] [--isa=NAME] [--cpu=N] [varnorm_bench arguments...]
-#   --quick (default)  every shape, NCHW and NHWC, forward and backward with saved statistics, AUTO at
-#                      threads 1 and all, forward TWO_PASS, WELFORD and SHIFTED_SUMS at threads 1, the baselines
-#                      (minimal kernels included) and the peers; 3 short repetitions in random order, medians
-#                      (about 110 s on 2 cores once built)
+#   --quick (default)  every shape, NCHW and NHWC, forward, backward with saved statistics and the training
+#                      step, AUTO at threads 1 and all, forward TWO_PASS, WELFORD and SHIFTED_SUMS at threads 1,
+#                      the baselines (minimal kernels included) and the peers; 3 short repetitions in random
+#                      order, medians (about 130 s on 2 cores once built)
 #   --smoke            CI: two small shapes, every benchmark kind, minimal timings; checks the binary, the
 #                      JSON, the report and the PNG, not the timings (exits non-zero if anything fails)
 #   --full             everything (also backward_recompute, all algorithms at every thread count),
@@ -61,7 +61,7 @@ small='1x16x64x64|1x2x257x256'
 case $mode in
   quick)
     args=(--benchmark_min_time=0.03 --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
-      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward|minimal_forward_nhwc|minimal_backward_nhwc)/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/|^forward/N[A-Z]+/(TWO_PASS|WELFORD|SHIFTED_SUMS)/[0-9x]+/threads:1/")
+      "--benchmark_filter=^(copy|read2write1|read1|read2|minimal_forward|minimal_backward|minimal_forward_nhwc|minimal_backward_nhwc)/|^(forward|backward)/N[A-Z]+/(AUTO|AUTO_AFTER_[A-Z]+|GROUPNORM|peer_[a-z]+)/|^step/N[A-Z]+/AUTO/|^forward/N[A-Z]+/(TWO_PASS|WELFORD|SHIFTED_SUMS)/[0-9x]+/threads:1/")
     ;;
   smoke)
     args=(--benchmark_min_time=0.002

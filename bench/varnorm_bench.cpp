@@ -5,6 +5,8 @@
 //   forward/NCHW/AUTO/8x64x64x64/threads:1/real_time          varnorm, algorithm AUTO
 //   backward/NHWC/WELFORD/1x2x257x256/threads:2/real_time     varnorm backward with saved mean/rstd
 //   backward_recompute/NCHW/TWO_PASS/...                      varnorm backward recomputing mean/rstd
+//   step/NCHW/AUTO/8x64x64x64/threads:1/real_time             a training step: AUTO forward, then backward from
+//                                                               its saved mean/rstd, back to back on the same tensors
 //   forward/NHWC/GROUPNORM/8x64x64x64/threads:1/real_time     GroupNorm as NCSN++ runs it: min(C/4, 32) groups,
 //                                                               mean subtracted, bias, correction 0 (AUTO)
 //   forward/NCHW/AUTO_AFTER_IDLE/4x2x257x256/threads:2/real_time   AUTO, each call timed alone after 2 ms of
@@ -21,10 +23,10 @@
 //   minimal_forward_nhwc/8x64x64x64/threads:1/real_time         NCHW plane, or per channel of an NHWC sample
 //   minimal_backward_nhwc/8x64x64x64/threads:1/real_time
 // Counters: bytes_per_second (compulsory traffic: forward and minimal_forward x + y, backward and
-// minimal_backward x + dy + dx; read1: x; read2: x + dy), items_per_second (tensor elements),
+// minimal_backward x + dy + dx, step both; read1: x; read2: x + dy), items_per_second (tensor elements),
 // roofline_fraction (baseline time / this benchmark's time, same bytes and threads; the baseline's time comes
 // from its own benchmark earlier in this run, or is measured here when filtered out; minimal_forward and
-// minimal_backward are measured against copy and read2write1 like the layer).
+// minimal_backward are measured against copy and read2write1 like the layer, step against their sum).
 //
 // Environment: VARNORM_BENCH_ISA (e.g. avx2; default auto) forces the library's kernel set;
 // VARNORM_BENCH_THREADS (e.g. "1,4") replaces the thread counts 1 and all.
@@ -77,7 +79,7 @@ const Shape4 kShapes[] = {
 
 namespace {
 
-enum class Direction { forward, backward, backward_recompute };
+enum class Direction { forward, backward, backward_recompute, step };
 // The baselines. copy and read2write1 are the rooflines of forward and backward; read1 (one read-only sweep
 // of x) and read2 (one of x and dy) are no kernel's roofline: with copy, read1 gives the floor of a forward
 // that sweeps x twice; with read2write1, read2 gives the floor of a backward that sweeps x and dy twice.
@@ -99,6 +101,7 @@ const char* direction_name(Direction d) {
   switch (d) {
     case Direction::forward: return "forward";
     case Direction::backward: return "backward";
+    case Direction::step: return "step";
     default: return "backward_recompute";
   }
 }
@@ -265,8 +268,9 @@ double baseline_time(Roofline r, Tensors& t, int threads) {
   return seconds;
 }
 
-void set_counters(benchmark::State& state, Roofline r, const Shape4& s, double roofline_seconds, double own_seconds) {
-  state.SetBytesProcessed(static_cast<std::int64_t>(traffic_bytes(r, s)) * state.iterations());
+void set_counters(benchmark::State& state, std::size_t bytes, const Shape4& s, double roofline_seconds,
+                  double own_seconds) {
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes) * state.iterations());
   state.SetItemsProcessed(static_cast<std::int64_t>(s.elements()) * state.iterations());
   if (roofline_seconds > 0.0 && own_seconds > 0.0) state.counters["roofline_fraction"] = roofline_seconds / own_seconds;
 }
@@ -278,7 +282,7 @@ void bench_baseline(benchmark::State& state, Roofline r, Shape4 s, int threads) 
   const double seconds = timed_loop(state, [&] { run_baseline(r, t, threads, stream); });
   baseline_seconds()[baseline_key(r, s, threads)] = seconds;
   const Roofline reference = reference_of(r);
-  set_counters(state, r, s, reference == r ? seconds : baseline_time(reference, t, threads), seconds);
+  set_counters(state, traffic_bytes(r, s), s, reference == r ? seconds : baseline_time(reference, t, threads), seconds);
 }
 
 // The normalization a benchmark runs: VarianceNorm2d, or GroupNorm(min(C / 4, 32), C) with a bias (NCSN++).
@@ -326,14 +330,27 @@ void bench_varnorm(benchmark::State& state, Direction dir, bool nhwc, varnorm_al
                                   t.dalpha.get(), dbeta);
       };
       break;
+    case Direction::step:
+      body = [&] {
+        status = varnorm_forward(&d, t.x.get(), t.alpha.get(), beta, t.y.get(), t.mean.get(), t.rstd.get());
+        if (status == VARNORM_OK)
+          status = varnorm_backward(&d, t.x.get(), t.alpha.get(), t.dy.get(), t.mean.get(), t.rstd.get(), t.dx.get(),
+                                    t.dalpha.get(), dbeta);
+      };
+      break;
   }
   const double seconds = timed_loop(state, body);
   if (status != VARNORM_OK) {
     state.SkipWithError(varnorm_status_string(status));
     return;
   }
+  if (dir == Direction::step) {  // the forward's traffic and the backward's; their rooflines one after the other
+    set_counters(state, traffic_bytes(Roofline::copy, s) + traffic_bytes(Roofline::read2write1, s), s,
+                 baseline_time(Roofline::copy, t, threads) + baseline_time(Roofline::read2write1, t, threads), seconds);
+    return;
+  }
   const Roofline r = roofline_of(dir);
-  set_counters(state, r, s, baseline_time(r, t, threads), seconds);
+  set_counters(state, traffic_bytes(r, s), s, baseline_time(r, t, threads), seconds);
 }
 
 #if defined(VARNORM_BENCH_HAVE_TBB)
@@ -385,7 +402,8 @@ void bench_situation(benchmark::State& state, Direction dir, Situation situation
     return;
   }
   const Roofline r = roofline_of(dir);
-  set_counters(state, r, s, baseline_time(r, t, threads), seconds / static_cast<double>(state.iterations()));
+  set_counters(state, traffic_bytes(r, s), s, baseline_time(r, t, threads),
+               seconds / static_cast<double>(state.iterations()));
 }
 #endif
 
@@ -406,7 +424,7 @@ void bench_naive(benchmark::State& state, Direction dir, bool nhwc, Shape4 s) {
     };
   const double seconds = timed_loop(state, body);
   const Roofline r = roofline_of(dir);
-  set_counters(state, r, s, baseline_time(r, t, 1), seconds);
+  set_counters(state, traffic_bytes(r, s), s, baseline_time(r, t, 1), seconds);
 }
 
 void bench_onednn(benchmark::State& state, Direction dir, Shape4 s, int threads) {
@@ -424,7 +442,7 @@ void bench_onednn(benchmark::State& state, Direction dir, Shape4 s, int threads)
   const double seconds =
       dir == Direction::forward ? timed_loop(state, [p] { p->forward(); }) : timed_loop(state, [p] { p->backward(); });
   const Roofline r = roofline_of(dir);
-  set_counters(state, r, s, baseline_time(r, t, threads), seconds);
+  set_counters(state, traffic_bytes(r, s), s, baseline_time(r, t, threads), seconds);
 }
 
 double minimum(const std::vector<double>& values) {
@@ -466,6 +484,11 @@ void register_all() {
           for (varnorm_algorithm a : algorithms)
             add(join_name({direction_name(dir), layout_name(nhwc), algorithm_name(a), shape, threads}), k,
                 [dir, nhwc, a, s, k](benchmark::State& st) { bench_varnorm(st, dir, nhwc, a, s, k); });
+      for (bool nhwc : {false, true})
+        add(join_name({direction_name(Direction::step), layout_name(nhwc), "AUTO", shape, threads}), k,
+            [nhwc, s, k](benchmark::State& st) {
+              bench_varnorm(st, Direction::step, nhwc, VARNORM_ALGORITHM_AUTO, s, k);
+            });
       for (Direction dir : {Direction::forward, Direction::backward})
         for (bool nhwc : {false, true})
           add(join_name({direction_name(dir), layout_name(nhwc), "GROUPNORM", shape, threads}), k,
@@ -535,9 +558,9 @@ int main(int argc, char** argv) {
   std::string shapes;
   for (const vnbench::Shape4& s : vnbench::kShapes) shapes += (shapes.empty() ? "" : ",") + s.name();
   benchmark::AddCustomContext("shapes", shapes);  // the report lists shapes in this order
-  benchmark::AddCustomContext("traffic",
-                              "forward, minimal_forward(_nhwc): x read + y written; backward, "
-                              "minimal_backward(_nhwc): x, dy read + dx written; read1: x read; read2: x, dy read");
+  benchmark::AddCustomContext(
+      "traffic", "forward, minimal_forward(_nhwc): x read + y written; backward, "
+                 "minimal_backward(_nhwc): x, dy read + dx written; step: both; read1: x read; read2: x, dy read");
   if (onednn == nullptr) std::fprintf(stderr, "varnorm_bench: built without oneDNN, its peer is skipped\n");
 
   vnbench::register_all();
