@@ -10,7 +10,10 @@ forward: a training forward (x and alpha require grad, so the graph and the save
 forward+backward: that forward, then torch.autograd.grad for x and alpha. Each time is the fastest of repeated
 calls (at least --repeats, and at least --min-time seconds of calls), after one warm-up call: on a shared machine
 the minimum is the estimate least disturbed by other processes (bench/README.md: medians moved by up to 13x
-between runs). Both modules get the same tensors, in NCHW or channels_last (NHWC) memory.
+between runs). Both modules get the same tensors, in NCHW or channels_last (NHWC) memory. Beside each shape, the
+fwd+bwd roofline (x.clone() plus x + dy, the least traffic of a forward and a backward, moved by PyTorch's own
+operators) and the ceiling: the original's fwd+bwd time over the larger of that roofline and autograd's per-call
+floor (printed above the table), the most any implementation speeds the layer up by on this machine.
 
 --group-norm: PyTorch's own normalization with the same traffic as the layer instead of the original formula:
 torch.nn.functional.group_norm(x, num_groups=C, weight=alpha, eps=1e-5) (one statistic per (n, c) plane, a
@@ -55,6 +58,7 @@ SUITE_SHAPES = [(1, 16, 64, 64), (8, 64, 64, 64), (16, 64, 128, 128), (1, 2, 257
                 (1, 128, 256, 256), (8, 128, 32, 32), (8, 32, 128, 128), (1, 256, 8, 8), (1, 256, 4, 4),
                 (1, 256, 4, 6)]
 QUICK_SUITE_SHAPES = [(1, 16, 64, 64), (1, 256, 8, 8)]
+FWD_BWD_TARGET = 20  # original fwd+bwd time / varnorm fwd+bwd time the extension aims at on every shape
 GROUP_NORM_TARGET = 1.5  # group_norm time / varnorm time the library aims at on every shape and layout
 # --gn32: GroupNorm(32, C) modules on NCSN++ shapes.
 GN32_GROUPS = 32
@@ -133,6 +137,26 @@ def two_sweep_floor(x, repeats: int, min_time: float) -> float:
             x.sum()
             y.copy_(x)
         return fastest_seconds(sweeps, repeats, min_time)
+
+
+def fwd_bwd_roofline(x, dy, repeats: int, min_time: float) -> float:
+    """The least a forward+backward pair of any layer costs through PyTorch on these tensors, statistics and
+    autograd left out: its compulsory traffic as PyTorch's own memory-bound operators move it, the forward's as a
+    copy of x into a new tensor (x.clone()), the backward's as x + dy into a new tensor."""
+    with torch.no_grad():
+        def sweeps():
+            x.clone()
+            torch.add(x, dy)
+        return fastest_seconds(sweeps, repeats, min_time)
+
+
+def autograd_call_floor(repeats: int, min_time: float) -> float:
+    """The least a forward+backward through autograd costs a layer whose output is a new tensor: x.clone() of a
+    one-value tensor and torch.autograd.grad of it (the cheapest such operator, with a backward that only passes
+    the gradient on)."""
+    x = torch.zeros(1, requires_grad=True)
+    dy = torch.ones(1)
+    return fastest_seconds(lambda: torch.autograd.grad(x.clone(), (x,), dy), max(repeats, 200), min_time)
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -297,9 +321,14 @@ def main() -> None:
           f"{os.cpu_count()} logical CPUs; PyTorch {torch.__version__}, varnorm {varnorm_torch.library_version()} "
           f"({varnorm_torch.isa()} kernels); torch.get_num_threads() = {torch.get_num_threads()}")
     print()
-    print("| shape | memory | original fwd | varnorm fwd | speedup | original fwd+bwd | varnorm fwd+bwd | speedup |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    call_floor = autograd_call_floor(args.repeats, args.min_time)
+    print(f"autograd's per-call floor (x.clone() of one value, forward and backward): {fmt_seconds(call_floor)}")
+    print()
+    print("| shape | memory | original fwd | varnorm fwd | speedup | original fwd+bwd | varnorm fwd+bwd | speedup | "
+          "fwd+bwd roofline | ceiling |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     started = time.perf_counter()
+    below_ceiling = []
     for shape in shapes:
         n, c, h, w = shape
         original = reference.VarianceNorm2d(c)
@@ -313,8 +342,17 @@ def main() -> None:
             cells = []
             for before, after in zip(original_times, extension_times):
                 cells += [f"{before * 1e3:.3f} ms", f"{after * 1e3:.3f} ms", f"{before / after:.1f}x"]
+            # A layer's fwd+bwd costs at least the larger of the two floors.
+            roofline = fwd_bwd_roofline(x, dy, args.repeats, args.min_time)
+            ceiling = original_times[1] / max(roofline, call_floor)
+            cells += [f"{roofline * 1e3:.3f} ms", f"{ceiling:.1f}x"]
+            if ceiling < FWD_BWD_TARGET:
+                below_ceiling.append(f"{n}x{c}x{h}x{w} {label} {ceiling:.1f}x")
             print(f"| {n}x{c}x{h}x{w} | {label} | " + " | ".join(cells) + " |", flush=True)
     print()
+    if below_ceiling:
+        print(f"ceiling below {FWD_BWD_TARGET:g}x (no implementation reaches the target there): " +
+              "; ".join(below_ceiling))
     if skipped:
         print("skipped (more than --max-elements values): " + ", ".join("x".join(map(str, s)) for s in skipped))
     print(f"total {time.perf_counter() - started:.0f} s")
