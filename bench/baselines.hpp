@@ -11,7 +11,7 @@
 // The loops are baseline_kernels.inl's, compiled per kernel set; the set of the best one the CPU runs is used.
 // stream: write with non-temporal stores; otherwise regular stores (copy: glibc's memcpy; read2write1: the same
 // vector loop with regular stores). The benchmark calibrates both in the same run and keeps the faster one for
-// each size and thread count (the library streams its output when all its arrays span 24 MiB or more).
+// each size and thread count (the library streams its output when all its arrays span 12 MiB or more on one thread).
 // threads > 1 runs on a oneTBB arena of exactly that many threads, one contiguous slice per thread. read1 and
 // read2 store nothing: a vector loop with 8 independent accumulators per input.
 #ifndef VARNORM_BENCH_BASELINES_HPP

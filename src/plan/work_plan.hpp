@@ -20,13 +20,13 @@ inline constexpr std::int64_t kTileElements = kTileBytes / std::int64_t{sizeof(i
 static_assert(kTileElements <= kMaxBlockPositions, "a tile of one channel must be a block the kernels accept");
 
 // A call on one thread whose arrays (inputs and output) span at least this many bytes writes its output with
-// non-temporal stores: 3/4 of a 32 MiB L3 (the fraction of the shared cache glibc's memcpy takes as its
-// non-temporal threshold). Such a call cannot keep its data in cache, and skipping the write-allocate read of
-// the output saves a third (forward) or a quarter (backward) of the traffic (bench/README.md, "Streaming
-// stores"). A call on several threads streams from twice that: there, regular stores stay the faster over a
-// larger footprint (measured on two threads; bench/README.md, "Streaming stores").
-inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{24} << 20;
-inline constexpr std::int64_t kThreadsStreamFootprintBytes = 2 * kStreamFootprintBytes;
+// non-temporal stores, skipping the write-allocate read of the output: a third (forward) or a quarter (backward)
+// of the traffic. Half of 3/4 of a 32 MiB L3 (glibc's memcpy streams from 3/4 of the shared cache): a training
+// step runs a layer's forward and backward back to back over x, y, dy and dx, up to twice one call's arrays, and
+// those no longer stay in cache (bench/README.md, "Streaming stores"). A call on several threads streams from
+// 48 MiB: there, regular stores stay the faster over a larger footprint (measured on two threads).
+inline constexpr std::int64_t kStreamFootprintBytes = std::int64_t{12} << 20;
+inline constexpr std::int64_t kThreadsStreamFootprintBytes = std::int64_t{48} << 20;
 
 // NCHW planes small enough for the kernels to walk side by side (kernel_table::row_sharing_plane_positions) are
 // taken up to kPlanesPerGroup to a unit, one block with a plane stride, as long as the group's inputs span at

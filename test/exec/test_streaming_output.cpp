@@ -1,4 +1,4 @@
-// Calls whose arrays span 24 MiB and more (48 MiB on several threads) write their output with non-temporal stores
+// Calls whose arrays span 12 MiB and more (48 MiB on several threads) write their output with non-temporal stores
 // (src/plan/work_plan.hpp, kStreamFootprintBytes). That path must give the same bits as the regular one, at any
 // alignment of the output and in place, on one thread and on two (each task fences its own stores): a sample of
 // a large tensor must come out exactly as the same data run alone, small enough for regular stores.
@@ -52,10 +52,11 @@ std::vector<float> forward_of(const varnorm_desc& d, const std::vector<float>& x
 
 TEST_CASE("forward with streaming stores gives the bits of regular stores, at every y alignment and in place",
           "[exec][streaming]") {
-  // 3 samples of 512 x 1024 positions x 4 channels: x and y of 24 MiB each stream, one sample's (16 MiB in
-  // all) do not. With 128 channels (8192 positions) NHWC rows hold two 64-channel units, streamed row by row.
-  const std::int64_t samples = 3;
-  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{1024}),
+  // 6 samples of 512 x 512 positions x 4 channels: x and y of 24 MiB each stream (48 MiB: on two threads too),
+  // one sample's (8 MiB in all) do not. With 128 channels (8192 positions) NHWC rows hold two 64-channel units,
+  // streamed row by row.
+  const std::int64_t samples = 6;
+  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{512}),
                                   std::make_tuple(std::int64_t{128}, std::int64_t{64}, std::int64_t{128}));
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
   const std::vector<float> x = normal_floats(per_sample * samples, 7, 3.0f, 2.0f);
@@ -104,11 +105,11 @@ TEST_CASE("forward with streaming stores gives the bits of regular stores, at ev
 
 TEST_CASE("backward with streaming stores gives the bits of regular stores, at every dx alignment and in place",
           "[exec][streaming]") {
-  // 6 samples of 512 x 512 positions x 4 channels: x, dy and dx of 24 MiB each stream; one sample's (12 MiB in
-  // all) do not. Per-sample affine: each sample's dalpha is its own, so it can be compared too. With 128
-  // channels (4096 positions) NHWC rows hold two 64-channel units, streamed row by row.
-  const std::int64_t samples = 6;
-  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{512}),
+  // 8 samples of 512 x 256 positions x 4 channels: x, dy and dx of 16 MiB each stream (48 MiB: on two threads
+  // too); one sample's (6 MiB in all) do not. Per-sample affine: each sample's dalpha is its own, so it can be
+  // compared too. With 128 channels (4096 positions) NHWC rows hold two 64-channel units, streamed row by row.
+  const std::int64_t samples = 8;
+  const auto [c, h, w] = GENERATE(std::make_tuple(std::int64_t{4}, std::int64_t{512}, std::int64_t{256}),
                                   std::make_tuple(std::int64_t{128}, std::int64_t{64}, std::int64_t{64}));
   const std::size_t per_sample = static_cast<std::size_t>(c * h * w);
   const std::vector<float> x = normal_floats(per_sample * samples, 8, 3.0f, 2.0f);

@@ -176,9 +176,9 @@ TEST_CASE("few units spread their tiles over threads, unless they divide evenly 
   }
 }
 
-TEST_CASE("the output streams from 24 MiB of arrays on one thread, from 48 MiB on several", "[plan][threads]") {
-  // Forward: x and y; backward: x, dy and dx. Single planes of 3 Mi and 6 Mi values (24 and 48 MiB forward) give
-  // both edges.
+TEST_CASE("the output streams from 12 MiB of arrays on one thread, from 48 MiB on several", "[plan][threads]") {
+  // Forward: x and y; backward: x, dy and dx. Single planes of 1.5 Mi and 6 Mi values (12 and 48 MiB forward), and
+  // of 1 Mi values backward (12 MiB), give the edges.
   struct expectation {
     problem p;
     direction d;
@@ -187,9 +187,12 @@ TEST_CASE("the output streams from 24 MiB of arrays on one thread, from 48 MiB o
   const std::int64_t mega = 1024 * 1024;
   const expectation cases[] = {{planes(1, 4, mega, 1), direction::forward, true, false},   // 32 MiB
                                {planes(1, 3, mega, 1), direction::backward, true, false},  // 36 MiB
-                               {planes(1, 2, mega, 1), direction::forward, false, false},  // 16 MiB
-                               {planes(1, 1, 3 * mega, 1), direction::forward, true, false},
-                               {planes(1, 1, 3 * mega - 1, 1), direction::forward, false, false},
+                               {planes(1, 2, mega, 1), direction::forward, true, false},   // 16 MiB
+                               {planes(1, 1, mega, 1), direction::forward, false, false},  // 8 MiB
+                               {planes(1, 1, 3 * mega / 2, 1), direction::forward, true, false},
+                               {planes(1, 1, 3 * mega / 2 - 1, 1), direction::forward, false, false},
+                               {planes(1, 1, mega, 1), direction::backward, true, false},
+                               {planes(1, 1, mega - 1, 1), direction::backward, false, false},
                                {planes(1, 1, 6 * mega, 1), direction::forward, true, true},
                                {planes(1, 1, 6 * mega - 1, 1), direction::forward, true, false}};
   const bool threads = varnorm::detail::thread_budget(2) > 1;
