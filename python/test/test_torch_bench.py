@@ -64,22 +64,21 @@ class TorchBenchTest(unittest.TestCase):
             ceiling = seconds(row[5]) / max(seconds(row[8]), call_floor)
             self.assertAlmostEqual(ratio(row[9]) / ceiling, 1.0, delta=0.06, msg=row)
 
-    def test_group_norm_table(self):
-        head, rows = table_rows(run_bench("--group-norm"))
-        self.assertEqual(len(head), 8, head)
+    def check_table(self, mode, columns, ratios):
+        """`mode`'s table has `columns` columns and four rows, each ratio (column, numerator, denominator) right."""
+        head, rows = table_rows(run_bench(mode))
+        self.assertEqual(len(head), columns, head)
         self.assertEqual(len(rows), 4)
         for row in rows:
-            self.check_ratio(row, 4, 2, 3)
-            self.check_ratio(row, 7, 5, 6)
+            for ratio_column, numerator, denominator in ratios:
+                self.check_ratio(row, ratio_column, numerator, denominator)
+
+    def test_group_norm_table(self):
+        self.check_table("--group-norm", 8, [(4, 2, 3), (7, 5, 6)])
 
     def test_gn32_table(self):
-        head, rows = table_rows(run_bench("--gn32"))
-        self.assertEqual(len(head), 10, head)
-        self.assertEqual(len(rows), 4)
-        for row in rows:
-            self.check_ratio(row, 4, 2, 3)
-            self.check_ratio(row, 6, 2, 5)  # nn.GroupNorm fwd / two-sweep floor
-            self.check_ratio(row, 9, 7, 8)
+        # Column 6: nn.GroupNorm's forward over the two-sweep floor.
+        self.check_table("--gn32", 10, [(4, 2, 3), (6, 2, 5), (9, 7, 8)])
 
 
 if __name__ == "__main__":
