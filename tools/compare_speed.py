@@ -28,8 +28,8 @@ def main():
     parser.add_argument("base")
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--filter", default=r"^(forward|backward|backward_recompute)/N[A-Z]+/(AUTO|TWO_PASS|WELFORD)/"
-                                            r".*threads:1/")
+    parser.add_argument("--filter", default=r"^(forward|backward|backward_recompute|step)/N[A-Z]+/"
+                                            r"(AUTO|TWO_PASS|WELFORD)/.*threads:1/")
     parser.add_argument("--min-time", default="0.05")
     parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args()
