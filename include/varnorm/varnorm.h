@@ -33,14 +33,16 @@ extern "C" {
 
 typedef enum varnorm_layout { VARNORM_LAYOUT_NCHW = 0, VARNORM_LAYOUT_NHWC = 1 } varnorm_layout;
 
-/* How the statistics are computed. Every algorithm reads each value once, in 16-value segments per vector lane
-   merged pairwise, and keeps the same accuracy promise (README.md, "Accuracy"); they differ in speed and in the
-   last bits. */
+/* How the statistics are computed: in 16-value segments per vector lane, merged pairwise, or (SHIFTED_SUMS, on
+   planes of 16 rows of 8 vectors or more: 2048 values with avx512) added in double about one shift, the mean of
+   the plane's first row, and once more about the plane's mean where that shift lies too far for the promise.
+   Every algorithm keeps the same accuracy promise (README.md, "Accuracy"); they differ in speed and in the last
+   bits. */
 typedef enum varnorm_algorithm {
   VARNORM_ALGORITHM_AUTO = 0,        /* SHIFTED_SUMS, the fastest on every kernel set measured */
   VARNORM_ALGORITHM_TWO_PASS = 1,    /* mean, then squared deviations, over each cache-resident segment */
   VARNORM_ALGORITHM_WELFORD = 2,     /* Welford's running update */
-  VARNORM_ALGORITHM_SHIFTED_SUMS = 3 /* sums and sums of squares of x minus the previous segment's mean */
+  VARNORM_ALGORITHM_SHIFTED_SUMS = 3 /* sums and sums of squares of x minus a nearby mean */
 } varnorm_algorithm;
 
 typedef enum varnorm_status {

@@ -232,6 +232,113 @@ __attribute__((noinline)) void rows_moments(const input_element* base, std::int6
   }
 }
 
+// A run of one channel's values in contiguous rows of kMaxVectors vectors (a plane, or a tile of one), by sums about
+// one shift: t, the mean of the first row, in float. Per lane, sum z and sum z^2 of z = x - t in float over
+// kSegmentRows rows, a segment's vectors added as a tree, then into double; M2 = S2 - S1^2 / n in double. No
+// merge per segment and no combination of lanes: a subtraction per value more than plain sums, and no more.
+struct plane_sums {
+  double count;
+  double shift;
+  double sum;      // sum of (x - shift)
+  double squares;  // sum of (x - shift)^2
+};
+
+// Rounding of one float sum of plane_shifted_sums, in units of roundoff: kSegmentRows additions in a lane, the
+// tree over kMaxVectors vectors (at most 3), the rounding of z, with room to spare.
+constexpr double kPlaneSumRoundoff = 24.0;
+
+// Whether plane_sums keep the promised bound (README.md, "Accuracy"): the relative error of M2 within
+// 4 * ceil(log2 n) * kappa * 2^-24. Its error is at most kPlaneSumRoundoff * 2^-24 * (S2 + 2 |S1| sqrt(S2 / n)) (by
+// Cauchy-Schwarz, sum |z| <= sqrt(n S2)); a shift far from the run's mean (|S1| / n against the deviation) makes
+// that large, and such a run is summed segment by segment instead (shifted_segment_moments).
+bool plane_sums_within_bound(const plane_sums& p) noexcept {
+  const double mean_z = p.sum / p.count;
+  const double m2 = p.squares - p.sum * mean_z;
+  if (!(m2 > 0.0)) return p.sum == 0.0 && p.squares == 0.0;  // all values equal t: exact; NaN: not within
+  const double mean = p.shift + mean_z;
+  const double kappa = std::sqrt(1.0 + p.count * mean * mean / m2);
+  const double error = kPlaneSumRoundoff * (p.squares + 2.0 * std::fabs(p.sum) * std::sqrt(p.squares / p.count));
+  const auto count = static_cast<std::uint64_t>(p.count);
+  const int ceil_log2 = count > 1 ? 64 - __builtin_clzll(count - 1) : 0;
+  const double allowed = 4.0 * ceil_log2 * kappa * m2;
+  return std::isfinite(error) && error <= allowed;  // false for NaN
+}
+
+// Adds the lane sums sum[0..kMaxVectors), as a tree, into the double lanes `total` (W values).
+inline void add_segment_lanes(vec* sum, ops::dvec* total) noexcept {
+  constexpr int D = ops::double_width;
+  for (int width = kMaxVectors / 2; width >= 1; width /= 2)
+    for (int v = 0; v < width; ++v) sum[v] = sum[v] + sum[v + width];
+  alignas(64) float lanes[W];
+  ops::store(lanes, sum[0]);
+  for (int j = 0; j < W / D; ++j) total[j] = total[j] + ops::load_widened(lanes + j * D);
+}
+
+// W double lanes added as a tree (lane_total's order).
+inline double double_lane_total(const ops::dvec* total) noexcept {
+  constexpr int D = ops::double_width;
+  ops::dvec all = total[0];
+  for (int j = 1; j < W / D; ++j) all = all + total[j];
+  return ops::reduce_add(all);
+}
+
+// plane_sums about shift t of `rows` rows of kMaxVectors vectors from `base`.
+__attribute__((noinline)) void plane_sums_about(const input_element* base, std::int64_t rows, float t,
+                                                plane_sums& out) noexcept {
+  constexpr int D = ops::double_width;
+  constexpr std::int64_t kRow = std::int64_t{kMaxVectors} * W;
+  const vec shift = ops::splat(t);
+  vec sum[kMaxVectors], squares[kMaxVectors];
+  ops::dvec sum_total[W / D], squares_total[W / D];
+  for (int j = 0; j < W / D; ++j) sum_total[j] = squares_total[j] = ops::splat(0.0);
+  for (std::int64_t first = 0; first < rows; first += kSegmentRows) {
+    const std::int64_t end = std::min(rows, first + kSegmentRows);
+    for (int v = 0; v < kMaxVectors; ++v) sum[v] = squares[v] = ops::splat(0.0f);
+    for (std::int64_t r = first; r < end; ++r) {
+      const input_element* row = base + r * kRow;
+      for (int v = 0; v < kMaxVectors; ++v) {
+        const vec z = ops::load(row + v * W) - shift;
+        sum[v] = sum[v] + z;
+        squares[v] = ops::fma(z, z, squares[v]);
+      }
+    }
+    add_segment_lanes(sum, sum_total);
+    add_segment_lanes(squares, squares_total);
+  }
+  out.count = static_cast<double>(rows * kRow);
+  out.shift = t;
+  out.sum = double_lane_total(sum_total);
+  out.squares = double_lane_total(squares_total);
+}
+
+// plane_sums of `rows` rows of kMaxVectors vectors from `base`, about the mean of the first row, or, where that
+// would not keep the bound (data with a trend across the run, or a far value first), once more about the mean
+// found (the run is in cache); false where neither keeps it (plane_sums_within_bound).
+bool plane_shifted_sums(const input_element* base, std::int64_t rows, plane_sums& out) noexcept {
+  constexpr int D = ops::double_width;
+  vec first[kMaxVectors];
+  ops::dvec first_total[W / D];
+  for (int v = 0; v < kMaxVectors; ++v) first[v] = ops::load(base + v * W);
+  for (int j = 0; j < W / D; ++j) first_total[j] = ops::splat(0.0);
+  add_segment_lanes(first, first_total);
+  plane_sums_about(base, rows, static_cast<float>(double_lane_total(first_total) / (kMaxVectors * W)), out);
+  if (plane_sums_within_bound(out)) return true;
+  const float mean = static_cast<float>(out.shift + out.sum / out.count);
+  if (!std::isfinite(mean)) return false;
+  plane_sums_about(base, rows, mean, out);
+  return plane_sums_within_bound(out);
+}
+
+moments moments_of(const plane_sums& p) noexcept {
+  moments m;
+  m.count = p.count;
+  const double mean_z = p.sum / p.count;
+  m.mean = p.shift + mean_z;
+  m.m2 = p.squares - p.sum * mean_z;
+  m.sum = p.shift * p.count + p.sum;
+  return m;
+}
+
 // Channel ch's lanes k < lanes_per_channel, at ch * channel_step + k * lane_step, each over `count` values with
 // mean lane_shift + lane_mean, combined in double into out[ch] (Chan's formula for equal counts). Never inlined:
 // vectorised copies of it in the branches of a walk added KiB of temporaries to the walk's frame.
@@ -301,6 +408,8 @@ struct statistics_pass {
   alignas(64) float lane_mean[kMaxLanes];
   alignas(64) float lane_m2[kMaxLanes];
   alignas(64) float lane_sum[kMaxLanes];
+  plane_sums plane;              // the last run's, where took_plane_sums
+  bool took_plane_sums = false;  // whether rows() took plane_shifted_sums
 
   static bool shares_rows() noexcept { return true; }
   static bool whole_block(const block_shape&, const row_run&, const row_geometry&) noexcept { return false; }
@@ -308,11 +417,25 @@ struct statistics_pass {
 
   template <int V, bool Partial, class Vectors>
   void rows(const row_run& run, Vectors at) noexcept {
+    took_plane_sums = false;
+    // One channel's contiguous rows of full width (a plane too large to share rows, planes_share_rows, so that
+    // it gets the same bits alone and in a group): the sums about one shift, where they keep the bound.
+    if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS && V == kMaxVectors && !Partial &&
+                  std::is_same_v<Vectors, packed_vectors>) {
+      if (run.layout == lane_layout::channel_cycle && run.channels == 1) {
+        took_plane_sums = plane_shifted_sums(x + run.offset, run.rows, plane);
+        if (took_plane_sums) return;
+      }
+    }
     rows_moments<V, Partial, Method>(x + run.offset, run.step, run.rows, run.used, run.period, lane_shift, lane_mean,
                                      lane_m2, lane_sum, at);
   }
 
   void after(const row_run& run) noexcept {
+    if (took_plane_sums) {
+      out[run.first] = moments_of(plane);
+      return;
+    }
     const double per_lane = static_cast<double>(run.rows) * static_cast<double>(run.vectors / run.period);
     switch (run.layout) {
       case lane_layout::channel_cycle:  // lane l holds channel l % channels
