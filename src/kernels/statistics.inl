@@ -255,13 +255,17 @@ bool plane_sums_within_bound(const plane_sums& p) noexcept {
   const double mean_z = p.sum / p.count;
   const double m2 = p.squares - p.sum * mean_z;
   if (!(m2 > 0.0)) return p.sum == 0.0 && p.squares == 0.0;  // all values equal t: exact; NaN: not within
+  if (!std::isfinite(m2)) return false;
+  const auto count = static_cast<std::uint64_t>(p.count);
+  const int ceil_log2 = count > 1 ? 64 - __builtin_clzll(count - 1) : 0;
+  const double allowed_at_kappa_1 = 4.0 * ceil_log2 * m2;
+  // Without square roots first, for the usual shift near the mean: kappa >= 1, and
+  // 2 |S1| sqrt(S2 / n) <= 8 S1^2 / n + S2 / 8 (AM-GM).
+  if (kPlaneSumRoundoff * (1.125 * p.squares + 8.0 * p.sum * mean_z) <= allowed_at_kappa_1) return true;
   const double mean = p.shift + mean_z;
   const double kappa = std::sqrt(1.0 + p.count * mean * mean / m2);
   const double error = kPlaneSumRoundoff * (p.squares + 2.0 * std::fabs(p.sum) * std::sqrt(p.squares / p.count));
-  const auto count = static_cast<std::uint64_t>(p.count);
-  const int ceil_log2 = count > 1 ? 64 - __builtin_clzll(count - 1) : 0;
-  const double allowed = 4.0 * ceil_log2 * kappa * m2;
-  return std::isfinite(error) && error <= allowed;  // false for NaN
+  return error <= allowed_at_kappa_1 * kappa;
 }
 
 // Adds the lane sums sum[0..kMaxVectors), as a tree, into the double lanes `total` (W values).
