@@ -34,8 +34,8 @@ extern "C" {
 typedef enum varnorm_layout { VARNORM_LAYOUT_NCHW = 0, VARNORM_LAYOUT_NHWC = 1 } varnorm_layout;
 
 /* How the statistics are computed: in 16-value segments per vector lane, merged pairwise, or (SHIFTED_SUMS, on
-   planes of 16 rows of 8 vectors or more: 2048 values with avx512) added in double about one shift, the mean of
-   the plane's first row, and once more about the plane's mean where that shift lies too far for the promise.
+   planes of 1024 values or more) added in double about one shift, the mean of the plane's first row, and once
+   more about the plane's mean where that shift lies too far for the promise.
    Every algorithm keeps the same accuracy promise (README.md, "Accuracy"); they differ in speed and in the last
    bits. */
 typedef enum varnorm_algorithm {

@@ -212,6 +212,12 @@ struct planar_vectors {
   std::int64_t offset(int v) const noexcept { return (v % P) * plane_stride + std::int64_t{v / P} * W; }
 };
 
+// Planes a row of vectors holds: one (packed_vectors walk one channel's rows or interleaved channels), or P.
+template <class Vectors>
+struct planes_per_row : std::integral_constant<int, 1> {};
+template <int P>
+struct planes_per_row<planar_vectors<P>> : std::integral_constant<int, P> {};
+
 // Vector v of a row; the last one of a partial row reads only `used` floats.
 template <int V, bool Partial, class Vectors = packed_vectors>
 vec load_row_vector(const input_element* row, int v, int used, Vectors at = {}) noexcept {

@@ -232,10 +232,12 @@ __attribute__((noinline)) void rows_moments(const input_element* base, std::int6
   }
 }
 
-// A run of one channel's values in contiguous rows of kMaxVectors vectors (a plane, or a tile of one), by sums about
-// one shift: t, the mean of the first row, in float. Per lane, sum z and sum z^2 of z = x - t in float over
-// kSegmentRows rows, a segment's vectors added as a tree, then into double; M2 = S2 - S1^2 / n in double. No
-// merge per segment and no combination of lanes: a subtraction per value more than plain sums, and no more.
+// Planes by sums about one shift each (VARNORM_ALGORITHM_SHIFTED_SUMS): a plane's float shift t is the mean of its
+// first row; per lane, sum z and sum z^2 of z = x - t in float over kSegmentRows rows, the plane's vectors added
+// as a tree (the pairs rows_moments merges), its lanes into double; M2 = S2 - S1^2 / n in double. No merge per
+// segment and no combination of lanes: a subtraction per value more than plain sums, and no more. The walk is a
+// plane's own rows (packed_vectors, P = 1) or shared rows of P planes (planar_vectors<P>), with the same values
+// in each lane in the same order, so that a plane gets the same bits alone and in a group.
 struct plane_sums {
   double count;
   double shift;
@@ -243,14 +245,18 @@ struct plane_sums {
   double squares;  // sum of (x - shift)^2
 };
 
-// Rounding of one float sum of plane_shifted_sums, in units of roundoff: kSegmentRows additions in a lane, the
-// tree over kMaxVectors vectors (at most 3), the rounding of z, with room to spare.
+// Rounding of one float sum of plane_sums_about, in units of roundoff: kSegmentRows additions in a lane, the tree
+// over a plane's vectors (at most 3 levels), the rounding of z, with room to spare.
 constexpr double kPlaneSumRoundoff = 24.0;
+
+// Planes of fewer values keep the segment merges: the promise allows them 4 ceil(log2 n) units of roundoff against
+// the sums' own kPlaneSumRoundoff, so that too many of them would be summed twice.
+constexpr std::int64_t kMinPlaneSumValues = 1024;
 
 // Whether plane_sums keep the promised bound (README.md, "Accuracy"): the relative error of M2 within
 // 4 * ceil(log2 n) * kappa * 2^-24. Its error is at most kPlaneSumRoundoff * 2^-24 * (S2 + 2 |S1| sqrt(S2 / n)) (by
-// Cauchy-Schwarz, sum |z| <= sqrt(n S2)); a shift far from the run's mean (|S1| / n against the deviation) makes
-// that large, and such a run is summed segment by segment instead (shifted_segment_moments).
+// Cauchy-Schwarz, sum |z| <= sqrt(n S2)); a shift far from the plane's mean (|S1| / n against the deviation) makes
+// that large.
 bool plane_sums_within_bound(const plane_sums& p) noexcept {
   const double mean_z = p.sum / p.count;
   const double m2 = p.squares - p.sum * mean_z;
@@ -268,14 +274,21 @@ bool plane_sums_within_bound(const plane_sums& p) noexcept {
   return error <= allowed_at_kappa_1 * kappa;
 }
 
-// Adds the lane sums sum[0..kMaxVectors), as a tree, into the double lanes `total` (W values).
-inline void add_segment_lanes(vec* sum, ops::dvec* total) noexcept {
+// Adds each plane's vectors of sum[0..V) as a tree (vectors p, p + P, ... hold plane p), then its lanes into the
+// double lanes total[p * W / D ...].
+template <int V, int P>
+void add_plane_lanes(vec* sum, ops::dvec* total) noexcept {
   constexpr int D = ops::double_width;
-  for (int width = kMaxVectors / 2; width >= 1; width /= 2)
+  for (int width = V / 2; width >= P; width /= 2)
     for (int v = 0; v < width; ++v) sum[v] = sum[v] + sum[v + width];
   alignas(64) float lanes[W];
-  ops::store(lanes, sum[0]);
-  for (int j = 0; j < W / D; ++j) total[j] = total[j] + ops::load_widened(lanes + j * D);
+  for (int plane = 0; plane < P; ++plane) {
+    ops::store(lanes, sum[plane]);
+    for (int j = 0; j < W / D; ++j) {
+      ops::dvec& lane_pair = total[plane * (W / D) + j];
+      lane_pair = lane_pair + ops::load_widened(lanes + j * D);
+    }
+  }
 }
 
 // W double lanes added as a tree (lane_total's order).
@@ -286,51 +299,66 @@ inline double double_lane_total(const ops::dvec* total) noexcept {
   return ops::reduce_add(all);
 }
 
-// plane_sums about shift t of `rows` rows of kMaxVectors vectors from `base`.
-__attribute__((noinline)) void plane_sums_about(const input_element* base, std::int64_t rows, float t,
-                                                plane_sums& out) noexcept {
+// plane_sums of the P planes of `rows` rows of V vectors (vector v of plane v % P), plane p about shift[p].
+template <int V, int P, class Vectors>
+__attribute__((noinline)) void plane_sums_about(const input_element* base, std::int64_t step, std::int64_t rows,
+                                                Vectors at, const float* shift, plane_sums* out) noexcept {
   constexpr int D = ops::double_width;
-  constexpr std::int64_t kRow = std::int64_t{kMaxVectors} * W;
-  const vec shift = ops::splat(t);
-  vec sum[kMaxVectors], squares[kMaxVectors];
-  ops::dvec sum_total[W / D], squares_total[W / D];
-  for (int j = 0; j < W / D; ++j) sum_total[j] = squares_total[j] = ops::splat(0.0);
+  vec t[V], sum[V], squares[V];
+  for (int v = 0; v < V; ++v) t[v] = ops::splat(shift[v % P]);
+  ops::dvec sum_total[P * W / D], squares_total[P * W / D];
+  for (int j = 0; j < P * W / D; ++j) sum_total[j] = squares_total[j] = ops::splat(0.0);
   for (std::int64_t first = 0; first < rows; first += kSegmentRows) {
     const std::int64_t end = std::min(rows, first + kSegmentRows);
-    for (int v = 0; v < kMaxVectors; ++v) sum[v] = squares[v] = ops::splat(0.0f);
+    for (int v = 0; v < V; ++v) sum[v] = squares[v] = ops::splat(0.0f);
     for (std::int64_t r = first; r < end; ++r) {
-      const input_element* row = base + r * kRow;
-      for (int v = 0; v < kMaxVectors; ++v) {
-        const vec z = ops::load(row + v * W) - shift;
+      const input_element* row = base + r * step;
+      for (int v = 0; v < V; ++v) {
+        const vec z = load_row_vector<V, false>(row, v, W, at) - t[v];
         sum[v] = sum[v] + z;
         squares[v] = ops::fma(z, z, squares[v]);
       }
     }
-    add_segment_lanes(sum, sum_total);
-    add_segment_lanes(squares, squares_total);
+    add_plane_lanes<V, P>(sum, sum_total);
+    add_plane_lanes<V, P>(squares, squares_total);
   }
-  out.count = static_cast<double>(rows * kRow);
-  out.shift = t;
-  out.sum = double_lane_total(sum_total);
-  out.squares = double_lane_total(squares_total);
+  for (int plane = 0; plane < P; ++plane) {
+    out[plane].count = static_cast<double>(rows * (V / P) * W);
+    out[plane].shift = shift[plane];
+    out[plane].sum = double_lane_total(sum_total + plane * (W / D));
+    out[plane].squares = double_lane_total(squares_total + plane * (W / D));
+  }
 }
 
-// plane_sums of `rows` rows of kMaxVectors vectors from `base`, about the mean of the first row, or, where that
-// would not keep the bound (data with a trend across the run, or a far value first), once more about the mean
-// found (the run is in cache); false where neither keeps it (plane_sums_within_bound).
-bool plane_shifted_sums(const input_element* base, std::int64_t rows, plane_sums& out) noexcept {
+// plane_sums of the P planes of `rows` rows of V vectors, each about the mean of its first row, or, where that
+// would not keep the bound (a trend across the plane, or a far value first), once more about the mean found, the
+// plane alone in its own rows (the same lanes, the same order; it is in cache). Returns the planes that keep it
+// (bit p: plane p).
+template <int V, int P, class Vectors>
+unsigned plane_shifted_sums(const input_element* base, std::int64_t step, std::int64_t rows, Vectors at,
+                            plane_sums* out) noexcept {
   constexpr int D = ops::double_width;
-  vec first[kMaxVectors];
-  ops::dvec first_total[W / D];
-  for (int v = 0; v < kMaxVectors; ++v) first[v] = ops::load(base + v * W);
-  for (int j = 0; j < W / D; ++j) first_total[j] = ops::splat(0.0);
-  add_segment_lanes(first, first_total);
-  plane_sums_about(base, rows, static_cast<float>(double_lane_total(first_total) / (kMaxVectors * W)), out);
-  if (plane_sums_within_bound(out)) return true;
-  const float mean = static_cast<float>(out.shift + out.sum / out.count);
-  if (!std::isfinite(mean)) return false;
-  plane_sums_about(base, rows, mean, out);
-  return plane_sums_within_bound(out);
+  vec first[V];
+  ops::dvec first_total[P * W / D];
+  for (int v = 0; v < V; ++v) first[v] = load_row_vector<V, false>(base, v, W, at);
+  for (int j = 0; j < P * W / D; ++j) first_total[j] = ops::splat(0.0);
+  add_plane_lanes<V, P>(first, first_total);
+  float shift[P];
+  for (int plane = 0; plane < P; ++plane)
+    shift[plane] = static_cast<float>(double_lane_total(first_total + plane * (W / D)) / ((V / P) * W));
+  plane_sums_about<V, P>(base, step, rows, at, shift, out);
+  unsigned kept = 0;
+  for (int plane = 0; plane < P; ++plane) {
+    if (plane_sums_within_bound(out[plane])) {
+      kept |= 1u << plane;
+      continue;
+    }
+    const float mean = static_cast<float>(out[plane].shift + out[plane].sum / out[plane].count);
+    if (!std::isfinite(mean)) continue;
+    plane_sums_about<V / P, 1>(base + at.offset(plane), step, rows, packed_vectors{}, &mean, &out[plane]);
+    if (plane_sums_within_bound(out[plane])) kept |= 1u << plane;
+  }
+  return kept;
 }
 
 moments moments_of(const plane_sums& p) noexcept {
@@ -412,8 +440,8 @@ struct statistics_pass {
   alignas(64) float lane_mean[kMaxLanes];
   alignas(64) float lane_m2[kMaxLanes];
   alignas(64) float lane_sum[kMaxLanes];
-  plane_sums plane;              // the last run's, where took_plane_sums
-  bool took_plane_sums = false;  // whether rows() took plane_shifted_sums
+  plane_sums plane_results[kMaxVectors];  // the last run's, for the planes in plane_sums_taken
+  unsigned plane_sums_taken = 0;          // bit p: the run's plane p by plane_shifted_sums
 
   static bool shares_rows() noexcept { return true; }
   static bool whole_block(const block_shape&, const row_run&, const row_geometry&) noexcept { return false; }
@@ -421,14 +449,15 @@ struct statistics_pass {
 
   template <int V, bool Partial, class Vectors>
   void rows(const row_run& run, Vectors at) noexcept {
-    took_plane_sums = false;
-    // One channel's contiguous rows of full width (a plane too large to share rows, planes_share_rows, so that
-    // it gets the same bits alone and in a group): the sums about one shift, where they keep the bound.
-    if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS && V == kMaxVectors && !Partial &&
-                  std::is_same_v<Vectors, packed_vectors>) {
-      if (run.layout == lane_layout::channel_cycle && run.channels == 1) {
-        took_plane_sums = plane_shifted_sums(x + run.offset, run.rows, plane);
-        if (took_plane_sums) return;
+    plane_sums_taken = 0;
+    // A plane's own rows, or shared rows of planes: sums about one shift per plane, where they keep the bound.
+    if constexpr (Method == VARNORM_ALGORITHM_SHIFTED_SUMS && !Partial) {
+      constexpr int P = planes_per_row<Vectors>::value;
+      const bool planes = run.layout == lane_layout::plane_per_vector ||
+                          (run.layout == lane_layout::channel_cycle && run.channels == 1);
+      if (planes && run.rows * (V / P) * W >= kMinPlaneSumValues) {
+        plane_sums_taken = plane_shifted_sums<V, P>(x + run.offset, run.step, run.rows, at, plane_results);
+        if (plane_sums_taken == (1u << P) - 1) return;
       }
     }
     rows_moments<V, Partial, Method>(x + run.offset, run.step, run.rows, run.used, run.period, lane_shift, lane_mean,
@@ -436,10 +465,14 @@ struct statistics_pass {
   }
 
   void after(const row_run& run) noexcept {
-    if (took_plane_sums) {
-      out[run.first] = moments_of(plane);
-      return;
-    }
+    const int planes = run.layout == lane_layout::plane_per_vector ? run.channels : 1;
+    if (plane_sums_taken != (1u << planes) - 1) combine_run(run);
+    for (int plane = 0; plane < planes; ++plane)
+      if (plane_sums_taken & (1u << plane)) out[run.first + plane] = moments_of(plane_results[plane]);
+  }
+
+  // The moments of the run's channels from rows_moments' lanes.
+  void combine_run(const row_run& run) noexcept {
     const double per_lane = static_cast<double>(run.rows) * static_cast<double>(run.vectors / run.period);
     switch (run.layout) {
       case lane_layout::channel_cycle:  // lane l holds channel l % channels
