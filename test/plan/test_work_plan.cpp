@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +100,42 @@ TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone",
         isa_scope scope(isa);
         REQUIRE(scope.ok());
         CAPTURE(isa, algorithm, d.n, d.c, h, w);
+        const forward_outputs f = run_forward(c);
+        const backward_outputs b = run_backward(c);
+        REQUIRE(f.status == VARNORM_OK);
+        REQUIRE(b.status == VARNORM_OK);
+        const auto alone = run_plane_by_plane(c);
+        check_same_bits(f, alone.first);
+        check_same_bits(b, alone.second);
+      }
+    }
+  }
+}
+
+TEST_CASE("planes summed twice or by the segment merges beside planes summed once keep the bits they get alone",
+          "[plan][plane_groups]") {
+  // Shifted sums take a plane's statistics about the mean of its first row; a plane with a trend or a far first
+  // value is summed again about its mean, alone, and a plane holding NaN or Inf falls back to the segment merges
+  // of the whole run. Each plane must still get its own bits: planes of 1024 to 2047 values share rows (avx512),
+  // larger ones do not.
+  const std::pair<std::int64_t, std::int64_t> planes[] = {{32, 32}, {45, 45}, {1, 2047}, {64, 64}};
+  std::uint64_t seed = 91;
+  for (const auto& [h, w] : planes) {
+    for (varnorm_algorithm algorithm : {VARNORM_ALGORITHM_AUTO, VARNORM_ALGORITHM_SHIFTED_SUMS}) {
+      layer_case c = make_case(make_desc(1, 7, h, w, VARNORM_LAYOUT_NCHW, algorithm, 1, true), true, seed++);
+      const std::int64_t m = h * w;
+      for (std::int64_t p = 0; p < m; ++p) {
+        c.x[static_cast<std::size_t>(0 * m + p)] = 3.0f * static_cast<float>(p) / static_cast<float>(m);  // trend
+        if (p > 0) c.x[static_cast<std::size_t>(2 * m + p)] = 0.001f * static_cast<float>(p % 7);         // far first
+      }
+      c.x[static_cast<std::size_t>(2 * m)] = 1000.0f;
+      // Each beside a plane that keeps its sums, in rows shared by two planes (avx512).
+      c.x[static_cast<std::size_t>(1 * m + 3)] = std::numeric_limits<float>::infinity();
+      c.x[static_cast<std::size_t>(4 * m + m / 2)] = std::numeric_limits<float>::quiet_NaN();
+      for (const std::string& isa : supported_isas()) {
+        isa_scope scope(isa);
+        REQUIRE(scope.ok());
+        CAPTURE(isa, algorithm, h, w);
         const forward_outputs f = run_forward(c);
         const backward_outputs b = run_backward(c);
         REQUIRE(f.status == VARNORM_OK);
