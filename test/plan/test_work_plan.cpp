@@ -78,6 +78,22 @@ std::pair<forward_outputs, backward_outputs> run_plane_by_plane(const layer_case
   return {f, b};
 }
 
+// Forward and backward of c on every kernel set give every plane the bits it gets alone (run_plane_by_plane).
+void check_planes_as_alone(const layer_case& c) {
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    CAPTURE(isa);
+    const forward_outputs f = run_forward(c);
+    const backward_outputs b = run_backward(c);
+    REQUIRE(f.status == VARNORM_OK);
+    REQUIRE(b.status == VARNORM_OK);
+    const auto alone = run_plane_by_plane(c);
+    check_same_bits(f, alone.first);
+    check_same_bits(b, alone.second);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone", "[plan][plane_groups]") {
@@ -96,18 +112,8 @@ TEST_CASE("NCHW planes taken in groups give every plane the bits it gets alone",
       const varnorm_desc d = make_desc(1 + static_cast<std::int64_t>(i % 2), channel_counts[i % 4], h, w,
                                        VARNORM_LAYOUT_NCHW, algorithm, correction, true);
       const layer_case c = make_case(d, i % 2 == 0, seed++, i % 3 == 0 ? 30.0 : 1.0);
-      for (const std::string& isa : supported_isas()) {
-        isa_scope scope(isa);
-        REQUIRE(scope.ok());
-        CAPTURE(isa, algorithm, d.n, d.c, h, w);
-        const forward_outputs f = run_forward(c);
-        const backward_outputs b = run_backward(c);
-        REQUIRE(f.status == VARNORM_OK);
-        REQUIRE(b.status == VARNORM_OK);
-        const auto alone = run_plane_by_plane(c);
-        check_same_bits(f, alone.first);
-        check_same_bits(b, alone.second);
-      }
+      CAPTURE(algorithm, d.n, d.c, h, w);
+      check_planes_as_alone(c);
     }
   }
 }
@@ -132,18 +138,8 @@ TEST_CASE("planes summed twice or by the segment merges beside planes summed onc
       // Each beside a plane that keeps its sums, in rows shared by two planes (avx512).
       c.x[static_cast<std::size_t>(1 * m + 3)] = std::numeric_limits<float>::infinity();
       c.x[static_cast<std::size_t>(4 * m + m / 2)] = std::numeric_limits<float>::quiet_NaN();
-      for (const std::string& isa : supported_isas()) {
-        isa_scope scope(isa);
-        REQUIRE(scope.ok());
-        CAPTURE(isa, algorithm, h, w);
-        const forward_outputs f = run_forward(c);
-        const backward_outputs b = run_backward(c);
-        REQUIRE(f.status == VARNORM_OK);
-        REQUIRE(b.status == VARNORM_OK);
-        const auto alone = run_plane_by_plane(c);
-        check_same_bits(f, alone.first);
-        check_same_bits(b, alone.second);
-      }
+      CAPTURE(algorithm, h, w);
+      check_planes_as_alone(c);
     }
   }
 }
