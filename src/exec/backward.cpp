@@ -86,8 +86,8 @@ __attribute__((noinline)) void unit_statistics(const backward_call& f, std::int6
   };
   unit_group_moments(
       f.w, f.p, u,
-      [&](std::int64_t t) {
-        measure(tile_at(f.w, f.p, u, t), tile);
+      [&](std::int64_t, const tile_block& tb) {
+        measure(tb, tile);
         return tile;
       },
       measure, total);

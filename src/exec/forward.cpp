@@ -24,10 +24,6 @@ void block_moments(const forward_call& f, const tile_block& tb, moments* out) no
   f.k.block_moments(f.b.x + tb.offset, tb.shape, f.w.algorithm, out);
 }
 
-void tile_moments(const forward_call& f, std::int64_t u, std::int64_t t, moments* out) noexcept {
-  block_moments(f, tile_at(f.w, f.p, u, t), out);
-}
-
 // The statistics of one unit's groups, as its output needs them.
 struct unit_statistics {
   std::int64_t first_group;
@@ -46,7 +42,7 @@ unit_statistics statistics_of(const forward_call& f, std::int64_t u, const momen
   return s;
 }
 
-// Statistics of unit u from its tiles' moments (tile_moments(t)).
+// Statistics of unit u from its tiles' moments (tile_moments(t, tile block)).
 template <class TileMoments>
 unit_statistics finish_unit(const forward_call& f, std::int64_t u, TileMoments&& tile_moments) noexcept {
   moments total[kMaxGroupChannels];
@@ -103,8 +99,8 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
 // A whole unit on one thread: no allocation, everything on the stack.
 void run_unit(const forward_call& f, std::int64_t u) noexcept {
   moments scratch[kMaxGroupChannels];
-  const unit_statistics s = finish_unit(f, u, [&](std::int64_t t) {
-    tile_moments(f, u, t, scratch);
+  const unit_statistics s = finish_unit(f, u, [&](std::int64_t, const tile_block& tb) {
+    block_moments(f, tb, scratch);
     return scratch;
   });
   for (std::int64_t i = 0; i < f.w.unit_tiles(); ++i) scale_tile(f, u, f.w.output_tile(i), s);
@@ -152,12 +148,13 @@ bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) 
   auto measure = [&](std::int64_t begin, std::int64_t end) noexcept {
     for (std::int64_t i = begin; i < end; ++i) {
       const unit_tile task = split_task_at(f.w, f.p, i);
-      tile_moments(f, task.unit, task.tile, &stats[slot((task.unit * tiles + task.tile) * width)]);
+      block_moments(f, tile_at(f.w, f.p, task.unit, task.tile), &stats[slot((task.unit * tiles + task.tile) * width)]);
     }
   };
   if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure, s.tile_shares);  // else in finish_unit
   for (std::int64_t u = 0; u < units; ++u)
-    statistics[slot(u)] = finish_unit(f, u, [&](std::int64_t t) { return &stats[slot((u * tiles + t) * width)]; });
+    statistics[slot(u)] =
+        finish_unit(f, u, [&](std::int64_t t, const tile_block&) { return &stats[slot((u * tiles + t) * width)]; });
   auto scale = [&](std::int64_t begin, std::int64_t end) noexcept {
     const streamed_output_fence fence(f.k, f.stream_output);
     for (std::int64_t i = begin; i < end; ++i) {

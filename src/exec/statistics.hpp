@@ -57,8 +57,8 @@ inline void add_tile_moments(const problem& p, const tile_block& tb, std::int64_
 }
 
 // The moments of unit u's statistics groups: with group_planes, measure(block, total) over group_planes_block;
-// else from its tiles' per-channel moments (tile_moments(t)), folded in tile order (add_tile_moments), the same
-// order for every schedule.
+// else from its tiles' per-channel moments (tile_moments(t, tile_at(w, p, u, t))), folded in tile order
+// (add_tile_moments), the same order for every schedule.
 template <class TileMoments, class Measure>
 void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, TileMoments&& tile_moments,
                         Measure&& measure, moments* total) noexcept {
@@ -68,8 +68,10 @@ void unit_group_moments(const work_plan& w, const problem& p, std::int64_t u, Ti
   }
   const unit_groups groups = groups_of(w, p, u);
   for (int g = 0; g < groups.count; ++g) total[g] = moments{};
-  for (std::int64_t t = 0; t < w.unit_tiles(); ++t)
-    add_tile_moments(p, tile_at(w, p, u, t), groups.first, tile_moments(t), total);
+  for (std::int64_t t = 0; t < w.unit_tiles(); ++t) {
+    const tile_block tb = tile_at(w, p, u, t);
+    add_tile_moments(p, tb, groups.first, tile_moments(t, tb), total);
+  }
 }
 
 }  // namespace varnorm::detail
