@@ -74,11 +74,9 @@ block_coefficients coefficients_of(const forward_call& f, std::int64_t sample, c
   return c;
 }
 
-// y for one tile. A scale beyond float range (eps = 0 and a variance near 1e-77) takes the double path, so
+// y over block tb. A scale beyond float range (eps = 0 and a variance near 1e-77) takes the double path, so
 // that y is the correctly rounded product rather than x * inf.
-void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_statistics& s) noexcept {
-  const tile_block tb = tile_at(f.w, f.p, u, t);
-  const block_coefficients c = coefficients_of(f, unit_at(f.w, u).sample, tb, s);
+void scale_block(const forward_call& f, const tile_block& tb, const block_coefficients& c) noexcept {
   const float* x = f.b.x + tb.offset;
   float* y = f.b.y + tb.offset;
   if (!c.needs_exact) {
@@ -94,6 +92,12 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
       y[i] = static_cast<float>(centered * c.scale_exact[ch] + static_cast<double>(c.shift[ch]));
     }
   }
+}
+
+// y for one tile.
+void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const unit_statistics& s) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, t);
+  scale_block(f, tb, coefficients_of(f, unit_at(f.w, u).sample, tb, s));
 }
 
 // A whole unit on one thread: no allocation, everything on the stack.
@@ -123,8 +127,23 @@ void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t secon
     }
   }
   const unit_statistics s[2] = {statistics_of(f, first, total[0]), statistics_of(f, second, total[1])};
-  for (std::int64_t step = 0; step < f.w.unit_tiles(); ++step)
-    for (int i = 0; i < 2; ++i) scale_tile(f, units[i], f.w.output_tile(step), s[i]);
+  const std::int64_t sample = unit_at(f.w, first).sample;
+  for (std::int64_t step = 0; step < f.w.unit_tiles(); ++step) {
+    const std::int64_t t = f.w.output_tile(step);
+    if (!f.stream_output || !f.w.interleaved_pair_output) {
+      for (int i = 0; i < 2; ++i) scale_tile(f, units[i], t, s[i]);
+      continue;
+    }
+    // Streamed: the two units in turn, kPairedStreamPositions positions at a time.
+    const tile_block tiles[2] = {tile_at(f.w, f.p, first, t), tile_at(f.w, f.p, second, t)};
+    const block_coefficients c[2] = {coefficients_of(f, sample, tiles[0], s[0]),
+                                     coefficients_of(f, sample, tiles[1], s[1])};
+    const std::int64_t positions = tiles[0].shape.positions;
+    for (std::int64_t from = 0; from < positions; from += kPairedStreamPositions) {
+      const std::int64_t count = std::min(kPairedStreamPositions, positions - from);
+      for (int i = 0; i < 2; ++i) scale_block(f, positions_of(tiles[i], from, count), c[i]);
+    }
+  }
 }
 
 // Units [begin, end) in memory order; with paired_units, consecutive units of one sample two abreast.

@@ -43,6 +43,8 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.walk_bytes =
       walked_units * w.keys_per_span * w.group_channels * p.m * static_cast<std::int64_t>(sizeof(input_element));
   w.inputs = inputs;
+  w.interleaved_pair_output = d == direction::forward && w.walks_pairs() && 2 * w.group_channels < p.c &&
+                              w.walk_bytes <= kInterleavedPairMaxBytes;
   w.reversed_output =
       w.unit_tiles() > 1 && w.walk_bytes >= kReversedOutputMinBytes && w.walk_bytes <= kReversedOutputMaxBytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the

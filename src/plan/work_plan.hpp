@@ -46,6 +46,9 @@ inline constexpr std::int64_t kGroupElements = kGroupBytes / std::int64_t{sizeof
 inline constexpr std::int64_t kReversedOutputMinBytes = std::int64_t{512} << 10;
 inline constexpr std::int64_t kReversedOutputMaxBytes = std::int64_t{2} << 20;
 
+// See work_plan::interleaved_pair_output: the x of a pair's walk in L2.
+inline constexpr std::int64_t kInterleavedPairMaxBytes = std::int64_t{1} << 20;
+
 enum class direction { forward, backward };
 
 // Below this many elements a call stays on the calling thread: waking workers costs more than it saves.
@@ -75,6 +78,12 @@ struct work_plan {
   // sample from its first on, a sample's last unit of an odd count alone. Backward pairs spans of one key each of
   // more than half of kMaxGroupChannels channels, so that each span's dalpha / dbeta is a block of its own.
   bool paired_units = false;
+  // Forward pairs that cover part of a row (C > 2 * group_channels) and whose x fits kInterleavedPairMaxBytes
+  // write a streamed y kPairedStreamPositions positions at a time, the two units in turn, rather than a tile at a
+  // time: tile by tile, each unit's non-temporal stores leave a third or less of every row, and the sweep ran at
+  // 0.6 of a contiguous stream's speed. Larger pairs, pairs that cover whole rows, and backward (dx) ran slower
+  // or no faster so (bench/README.md, "Streaming stores").
+  bool interleaved_pair_output = false;
   std::int64_t walk_bytes = 0;  // of each input array, read by one walk: a unit, or a pair of them
   std::int64_t inputs = 1;      // input arrays: x, or x and dy
   // NCHW statistics groups of several planes that fit a tile: a group's planes are adjacent in memory, so its
@@ -155,6 +164,17 @@ struct tile_block {
   std::int64_t key;            // the key (of its sample) the block covers
 };
 tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::int64_t t) noexcept;
+
+// Positions [first, first + count) of block tb, as a block of their own.
+inline tile_block positions_of(const tile_block& tb, std::int64_t first, std::int64_t count) noexcept {
+  tile_block b = tb;
+  b.offset += tb.shape.element(first, 0);
+  b.shape.positions = count;
+  return b;
+}
+
+// With interleaved_pair_output, a streamed output is written this many positions at a time, the two units in turn.
+inline constexpr std::int64_t kPairedStreamPositions = 32;
 
 // With group_planes: unit u's values as one plane per statistics group (the block's channels are its groups).
 tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t u) noexcept;

@@ -1,7 +1,9 @@
 // Which units write their output tiles last first (plan/work_plan.hpp, kReversedOutputMinBytes), on the rule
 // itself: a unit, or a pair of NHWC units walked abreast, that spans 512 KiB to 2 MiB of each input array, and
 // only when it has several tiles; output_tile then visits every tile once, last first. Such units' outputs are
-// checked against the oracle at every tile boundary in test_work_plan.cpp.
+// checked against the oracle at every tile boundary in test_work_plan.cpp. And which forward pairs write a
+// streamed output a few positions at a time, the two units in turn (work_plan::interleaved_pair_output); their
+// bits are checked against regular stores in test/exec/test_streaming_output.cpp.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -68,5 +70,30 @@ TEST_CASE("units of 512 KiB to 2 MiB per input array write their output last til
       }
       CHECK(static_cast<std::int64_t>(seen.size()) == w.unit_tiles());
     }
+  }
+}
+
+TEST_CASE("forward pairs that cover part of a row and span at most 1 MiB of x write their output in turns",
+          "[plan][output_order]") {
+  constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
+  constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
+  struct expectation {
+    problem p;
+    bool forward_interleaved;
+  };
+  const expectation cases[] = {
+      {shape(8, 256, 32 * 32, NHWC), true},      // two pairs of 512 KiB, each half a row
+      {shape(8, 256, 32 * 32, NHWC, 32), true},  // GroupNorm(32): groups of 8 channels, the same pairs
+      {shape(8, 192, 32 * 32, NHWC), true},      // a pair and a unit alone
+      {shape(8, 256, 2048, NHWC), true},         // pairs of exactly 1 MiB
+      {shape(8, 256, 2049, NHWC), false},        // 512 bytes over
+      {shape(8, 128, 32 * 32, NHWC), false},     // the pair covers whole rows
+      {shape(1, 256, 128 * 128, NHWC), false},   // pairs of 8 MiB
+      {shape(8, 256, 16 * 16, NHWC), false},     // one tile a unit: no pairs
+      {shape(8, 256, 32 * 32, NCHW), false}};    // planes
+  for (const expectation& e : cases) {
+    CAPTURE(e.p.n, e.p.c, e.p.m, e.p.layout, e.p.groups);
+    CHECK(plan_of(e.p, direction::forward).interleaved_pair_output == e.forward_interleaved);
+    CHECK_FALSE(plan_of(e.p, direction::backward).interleaved_pair_output);
   }
 }
