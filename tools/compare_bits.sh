@@ -3,30 +3,16 @@
 # builds the library twice (Release), runs tools/output_digest.cpp against each, and diffs the digests.
 # Usage: bash tools/compare_bits.sh [REV]        exit 0: identical; 1: some output differs (the diff is printed)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+source "$(dirname "$0")/revision_tree.sh"
+start_in_repository bits
 rev=${1:-HEAD}
-jobs=${VARNORM_JOBS:-$(nproc)}
-work="$root/build/bits"
-mkdir -p "$work"
 
 digest_of() {  # source tree, build folder, output file
-  local src=$1 dir=$2 out=$3
-  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_TESTS=OFF \
-    -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF >"$dir.configure.log" 2>&1 ||
-    { cat "$dir.configure.log"; return 1; }
-  cmake --build "$dir" -j "$jobs" --target varnorm >/dev/null
-  local tbb=()
-  grep -q "VARNORM_WITH_TBB:BOOL=ON" "$dir/CMakeCache.txt" && tbb=(-ltbb)
-  c++ -std=c++17 -O2 -I"$src/include" "$root/tools/output_digest.cpp" "$dir/src/libvarnorm.a" "${tbb[@]}" \
-    -o "$dir/output_digest"
-  "$dir/output_digest" >"$out"
+  build_tool "$1" "$2" output_digest
+  "$2/output_digest" >"$3"
 }
 
-rm -rf "$work/base-src"
-git worktree prune
-git worktree add --detach "$work/base-src" "$rev" >/dev/null 2>&1
-trap 'git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true' EXIT
+checkout_revision "$rev"
 digest_of "$work/base-src" "$work/base" "$work/base.txt"
 digest_of "$root" "$work/current" "$work/current.txt"
 lines=$(wc -l <"$work/current.txt")

@@ -4,13 +4,10 @@
 # Usage: bash tools/compare_speed.sh [REV] [compare_speed.py options: --rounds N --filter REGEX --min-time S
 #   --cpu N]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+source "$(dirname "$0")/revision_tree.sh"
+start_in_repository speed
 rev=HEAD
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then rev=$1; shift; fi
-jobs=${VARNORM_JOBS:-$(nproc)}
-work="$root/build/speed"
-mkdir -p "$work"
 
 build_bench() {  # source tree, build folder
   cmake -S "$1" -B "$2" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_BENCHMARKS=ON \
@@ -19,10 +16,7 @@ build_bench() {  # source tree, build folder
   cmake --build "$2" -j "$jobs" --target varnorm_bench >/dev/null
 }
 
-rm -rf "$work/base-src"
-git worktree prune
-git worktree add --detach "$work/base-src" "$rev" >/dev/null 2>&1
-trap 'git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true' EXIT
+checkout_revision "$rev"
 build_bench "$work/base-src" "$work/base"
 build_bench "$root" "$work/current"
 python3 "$root/tools/compare_speed.py" "$work/base/bench/varnorm_bench" "$work/current/bench/varnorm_bench" "$@"

@@ -6,26 +6,11 @@
 # nothing of cache misses or latency, which the benchmark suite measures.
 # Usage: bash tools/count_instructions.sh [REV]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+source "$(dirname "$0")/revision_tree.sh"
+start_in_repository instructions
 rev=${1:-HEAD}
-jobs=${VARNORM_JOBS:-$(nproc)}
-work="$root/build/instructions"
-mkdir -p "$work"
 shapes="1x16x64x64 8x64x64x64 1x128x64x64 8x128x32x32 8x256x16x16 8x32x128x128 1x256x8x8 1x256x4x4"
 calls=3
-
-build_driver() {  # source tree, build folder
-  local src=$1 dir=$2
-  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_TESTS=OFF \
-    -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF >"$dir.configure.log" 2>&1 ||
-    { cat "$dir.configure.log"; return 1; }
-  cmake --build "$dir" -j "$jobs" --target varnorm >/dev/null
-  local tbb=()
-  grep -q "VARNORM_WITH_TBB:BOOL=ON" "$dir/CMakeCache.txt" && tbb=(-ltbb)
-  c++ -std=c++17 -O2 -I"$src/include" "$root/tools/instruction_count.cpp" "$dir/src/libvarnorm.a" "${tbb[@]}" \
-    -o "$dir/instruction_count"
-}
 
 per_call() {  # driver, then its arguments but CALLS: instructions per call
   local out="$work/callgrind.out"
@@ -33,12 +18,9 @@ per_call() {  # driver, then its arguments but CALLS: instructions per call
   awk -v calls="$calls" '/^summary:/ { printf "%.0f", $2 / calls }' "$out"
 }
 
-rm -rf "$work/base-src"
-git worktree prune
-git worktree add --detach "$work/base-src" "$rev" >/dev/null 2>&1
-trap 'git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true' EXIT
-build_driver "$work/base-src" "$work/base"
-build_driver "$root" "$work/current"
+checkout_revision "$rev"
+build_tool "$work/base-src" "$work/base" instruction_count
+build_tool "$root" "$work/current" instruction_count
 echo "| call | $rev | working tree | new/base |"
 echo "|---|---|---|---|"
 for shape in $shapes; do
