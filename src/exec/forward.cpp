@@ -130,17 +130,14 @@ void run_unit_pair(const forward_call& f, std::int64_t first, std::int64_t secon
   const std::int64_t sample = unit_at(f.w, first).sample;
   for (std::int64_t step = 0; step < f.w.unit_tiles(); ++step) {
     const std::int64_t t = f.w.output_tile(step);
-    if (!f.stream_output || !f.w.interleaved_pair_output) {
-      for (int i = 0; i < 2; ++i) scale_tile(f, units[i], t, s[i]);
-      continue;
-    }
-    // Streamed: the two units in turn, kPairedStreamPositions positions at a time.
     const tile_block tiles[2] = {tile_at(f.w, f.p, first, t), tile_at(f.w, f.p, second, t)};
     const block_coefficients c[2] = {coefficients_of(f, sample, tiles[0], s[0]),
                                      coefficients_of(f, sample, tiles[1], s[1])};
+    // A whole tile of each unit in turn; a streamed one kPairedStreamPositions positions at a time.
     const std::int64_t positions = tiles[0].shape.positions;
-    for (std::int64_t from = 0; from < positions; from += kPairedStreamPositions) {
-      const std::int64_t count = std::min(kPairedStreamPositions, positions - from);
+    const std::int64_t turn = f.stream_output && f.w.interleaved_pair_output ? kPairedStreamPositions : positions;
+    for (std::int64_t from = 0; from < positions; from += turn) {
+      const std::int64_t count = std::min(turn, positions - from);
       for (int i = 0; i < 2; ++i) scale_block(f, positions_of(tiles[i], from, count), c[i]);
     }
   }

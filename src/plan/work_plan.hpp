@@ -80,9 +80,9 @@ struct work_plan {
   bool paired_units = false;
   // Forward pairs that cover part of a row (C > 2 * group_channels) and whose x fits kInterleavedPairMaxBytes
   // write a streamed y kPairedStreamPositions positions at a time, the two units in turn, rather than a tile at a
-  // time: tile by tile, each unit's non-temporal stores leave a third or less of every row, and the sweep ran at
-  // 0.6 of a contiguous stream's speed. Larger pairs, pairs that cover whole rows, and backward (dx) ran slower
-  // or no faster so (bench/README.md, "Streaming stores").
+  // time: tile by tile, each unit's non-temporal stores leave a third or less of every row, which streams slower
+  // than whole stretches of rows. Larger pairs, pairs that cover whole rows, and backward (dx) ran slower or no
+  // faster so (bench/README.md, "Streaming stores").
   bool interleaved_pair_output = false;
   std::int64_t walk_bytes = 0;  // of each input array, read by one walk: a unit, or a pair of them
   std::int64_t inputs = 1;      // input arrays: x, or x and dy
