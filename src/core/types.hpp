@@ -107,9 +107,11 @@ struct finished_statistics {
 // Per-channel output coefficients of one block: y = x * scale (+ shift), or (x - center) * scale + shift.
 struct block_coefficients {
   float scale[kMaxGroupChannels];
-  float shift[kMaxGroupChannels];
+  float shift[kMaxGroupChannels];  // 0 where not shifted
   float center[kMaxGroupChannels];
   double scale_exact[kMaxGroupChannels];
+  bool shifted;      // y adds shift: a beta, or what centring leaves of the mean
+  bool centered;     // y subtracts center
   bool needs_exact;  // some alpha * rstd overflows float although it is finite
 };
 

@@ -169,7 +169,7 @@ struct unit_gradients {
     const problem& p = f.p;
     // The sums become b and k in double, in place, a vector of groups at a time: scalar divides one after the
     // other were a visible share of a small plane's backward.
-    f.k.divide_by(b_sum, statistics.count, static_cast<double>(p.channels_per_group * p.m - p.correction), b_sum);
+    f.k.divide_by(b_sum, statistics.count, variance_divisor(p), b_sum);
     f.k.divide_by(k_sum, statistics.count, static_cast<double>(p.channels_per_group * p.m), k_sum);
     for (int g = 0; g < statistics.count; ++g) {
       const double slope = b_sum[g], constant = k_sum[g];

@@ -30,15 +30,21 @@ struct unit_statistics {
   finished_statistics groups;
 };
 
+// Writes the reported mean and rstd of groups [first, first + count) of sample `sample`.
+void save_statistics(const forward_call& f, std::int64_t sample, std::int64_t first, int count,
+                     const finished_statistics& groups) noexcept {
+  const std::int64_t first_stat = sample * f.p.groups + first;
+  if (f.b.mean != nullptr) std::copy_n(groups.mean, count, f.b.mean + first_stat);
+  if (f.b.rstd != nullptr) std::copy_n(groups.rstd, count, f.b.rstd + first_stat);
+}
+
 // Statistics of unit u from its groups' moments: writes mean / rstd and returns them for the output.
 unit_statistics statistics_of(const forward_call& f, std::int64_t u, const moments* total) noexcept {
   const unit_groups groups = groups_of(f.w, f.p, u);
   unit_statistics s;
   s.first_group = groups.first;
   finalize_statistics(f.k, f.p, total, groups.count, s.groups);
-  const std::int64_t first_stat = unit_at(f.w, u).sample * f.p.groups + groups.first;
-  if (f.b.mean != nullptr) std::copy_n(s.groups.mean, groups.count, f.b.mean + first_stat);
-  if (f.b.rstd != nullptr) std::copy_n(s.groups.rstd, groups.count, f.b.rstd + first_stat);
+  save_statistics(f, unit_at(f.w, u).sample, groups.first, groups.count, s.groups);
   return s;
 }
 
@@ -80,15 +86,13 @@ void scale_block(const forward_call& f, const tile_block& tb, const block_coeffi
   const float* x = f.b.x + tb.offset;
   float* y = f.b.y + tb.offset;
   if (!c.needs_exact) {
-    const bool shifted = f.b.beta != nullptr || f.p.center;
-    f.k.block_scale(x, y, tb.shape, c.scale, shifted ? c.shift : nullptr, f.p.center ? c.center : nullptr,
-                    f.stream_output);
+    f.k.block_scale(x, y, tb.shape, c, f.stream_output);
     return;
   }
   for (std::int64_t pos = 0; pos < tb.shape.positions; ++pos) {
     for (int ch = 0; ch < tb.shape.channels; ++ch) {
       const std::int64_t i = tb.shape.element(pos, ch);
-      const double centered = static_cast<double>(x[i]) - (f.p.center ? static_cast<double>(c.center[ch]) : 0.0);
+      const double centered = static_cast<double>(x[i]) - (c.centered ? static_cast<double>(c.center[ch]) : 0.0);
       y[i] = static_cast<float>(centered * c.scale_exact[ch] + static_cast<double>(c.shift[ch]));
     }
   }
@@ -100,8 +104,32 @@ void scale_tile(const forward_call& f, std::int64_t u, std::int64_t t, const uni
   scale_block(f, tb, coefficients_of(f, unit_at(f.w, u).sample, tb, s));
 }
 
+// A unit of one block whose channels are their own statistics groups (work_plan::one_call_units), in one call of
+// the kernel set; a scale beyond float range then takes scale_block's exact path.
+void run_one_call_unit(const forward_call& f, std::int64_t u) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, 0);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  const std::int64_t affine = f.p.affine_index(sample, tb.first_channel);
+  const unit_forward_args args{f.w.algorithm,
+                               variance_divisor(f.p),
+                               static_cast<double>(f.p.eps),
+                               f.b.alpha + affine,
+                               f.b.beta != nullptr ? f.b.beta + affine : nullptr,
+                               f.p.center,
+                               f.stream_output};
+  finished_statistics groups;
+  block_coefficients c;
+  f.k.unit_forward(f.b.x + tb.offset, f.b.y + tb.offset, tb.shape, args, groups, c);
+  save_statistics(f, sample, tb.first_channel, tb.shape.channels, groups);  // a group per channel
+  if (c.needs_exact) scale_block(f, tb, c);
+}
+
 // A whole unit on one thread: no allocation, everything on the stack.
 void run_unit(const forward_call& f, std::int64_t u) noexcept {
+  if (f.w.one_call_units) {
+    run_one_call_unit(f, u);
+    return;
+  }
   moments scratch[kMaxGroupChannels];
   const unit_statistics s = finish_unit(f, u, [&](std::int64_t, const tile_block& tb) {
     block_moments(f, tb, scratch);

@@ -14,10 +14,14 @@ namespace varnorm::detail {
 // in double with exact sqrt and divide (the kernel set's finish_statistics, a vector of groups at a time), rounded
 // once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that
 // group is NaN (as in PyTorch) and nothing leaks into other groups.
+// The divisor of a group's M2: its values less the correction.
+inline double variance_divisor(const problem& p) noexcept {
+  return static_cast<double>(p.channels_per_group * p.m - p.correction);
+}
+
 inline void finalize_statistics(const kernel_table& k, const problem& p, const moments* m, int count,
                                 finished_statistics& out) noexcept {
-  k.finish_statistics(m, count, static_cast<double>(p.channels_per_group * p.m - p.correction),
-                      static_cast<double>(p.eps), out);
+  k.finish_statistics(m, count, variance_divisor(p), static_cast<double>(p.eps), out);
 }
 
 // Calls fn(g, begin, end) for each run [begin, end) of block tb's channels that lie in one group g (counted from

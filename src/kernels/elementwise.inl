@@ -401,19 +401,20 @@ void output_coefficients(const float* alpha, const float* beta, const double* rs
     std::copy_n(beta, count, out.shift);
   else
     std::fill_n(out.shift, count, 0.0f);
+  out.shifted = beta != nullptr || mean != nullptr;
+  out.centered = mean != nullptr;
   const int whole = count / ops::double_width * ops::double_width;
   const bool vectors = output_coefficients_by<ops>(alpha, rstd, mean, 0, whole, out);
   const bool rest = output_coefficients_by<vector_ops<scalar_arch>>(alpha, rstd, mean, whole, count, out);
   out.needs_exact = vectors || rest;
 }
 
-void block_scale(const input_element* x, float* y, block_shape b, const float* scale, const float* shift,
-                 const float* center, bool stream) noexcept {
+void block_scale(const input_element* x, float* y, block_shape b, const block_coefficients& c, bool stream) noexcept {
   const input_element* in[1] = {x};
-  const float* params[kMaxParams] = {scale, shift, center, nullptr};
-  if (center != nullptr)
+  const float* params[kMaxParams] = {c.scale, c.shift, c.center, nullptr};
+  if (c.centered)
     block_elementwise<centered_scale_op>(in, y, b, params, stream);
-  else if (shift != nullptr)
+  else if (c.shifted)
     block_elementwise<scale_shift_op>(in, y, b, params, stream);
   else
     block_elementwise<scale_op>(in, y, b, params, stream);

@@ -10,6 +10,7 @@
 //   statistics.inl     moments of each channel (forward, and backward without saved statistics)
 //   elementwise.inl    y = x * scale (+ shift) and dx = a * dy + b * (x - mean), on one engine
 //   gradients.inl      sum(dy * x) and sum(dy) of each channel
+//   units.inl          a whole unit in one call: the passes above in turn
 // No load or store ever touches memory outside the block.
 
 #include <algorithm>
@@ -34,6 +35,7 @@ namespace {
 #include "kernels/statistics.inl"
 #include "kernels/elementwise.inl"
 #include "kernels/gradients.inl"
+#include "kernels/units.inl"
 // clang-format on
 
 constexpr kernel_table kTable = {largest_row_sharing_plane(),
@@ -42,6 +44,7 @@ constexpr kernel_table kTable = {largest_row_sharing_plane(),
                                  output_coefficients,
                                  divide_by,
                                  block_scale,
+                                 unit_forward,
                                  block_grad_sums,
                                  block_grad_apply,
                                  ops::stream_fence};

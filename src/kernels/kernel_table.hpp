@@ -10,6 +10,18 @@
 
 namespace varnorm::detail {
 
+// What kernel_table::unit_forward needs beyond the block: the algorithm, finish_statistics' divisor and eps, and
+// output_coefficients' arguments for the block's channels.
+struct unit_forward_args {
+  varnorm_algorithm algorithm;
+  double dof;
+  double eps;
+  const float* alpha;
+  const float* beta;  // or NULL
+  bool center;        // subtract the mean
+  bool stream;        // as block_scale
+};
+
 struct kernel_table {
   // NCHW planes of at most this many values are walked side by side when a block holds several of them (its
   // plane_stride set), each with the bits it gets alone; larger planes of such a block are walked one by one.
@@ -26,19 +38,25 @@ struct kernel_table {
 
   // For channels i < count: out.scale_exact[i] = alpha[i] * rstd[i] in double, out.scale[i] its float, out.shift[i]
   // = beta[i] (0 when beta is NULL); with mean (centring): out.center[i] = float(mean[i]) and out.shift[i] =
-  // float(shift - scale_exact * (mean[i] - center)). Sets out.needs_exact.
+  // float(shift - scale_exact * (mean[i] - center)). Sets out.shifted (beta or mean given), out.centered (mean
+  // given) and out.needs_exact.
   void (*output_coefficients)(const float* alpha, const float* beta, const double* rstd, const double* mean, int count,
                               block_coefficients& out) noexcept;
 
   // quotients[i] = values[i] / divisor for i < count, correctly rounded; quotients may equal values.
   void (*divide_by)(const double* values, int count, double divisor, double* quotients) noexcept;
 
-  // y = x * scale[ch] (+ shift[ch] when shift is not NULL); with center (then shift is given too):
-  // y = (x - center[ch]) * scale[ch] + shift[ch]. y may equal x. `stream`: y will not stay in cache, write it
-  // with non-temporal stores where the ISA has them (same values either way), which the caller fences
-  // (stream_fence) before another thread may read y.
-  void (*block_scale)(const input_element* x, float* y, block_shape block, const float* scale, const float* shift,
-                      const float* center, bool stream) noexcept;
+  // y = x * c.scale[ch] (+ c.shift[ch] when c.shifted), or, when c.centered, y = (x - c.center[ch]) * c.scale[ch]
+  // + c.shift[ch]. y may equal x. `stream`: y will not stay in cache, write it with non-temporal stores where the
+  // ISA has them (same values either way), which the caller fences (stream_fence) before another thread may read y.
+  void (*block_scale)(const input_element* x, float* y, block_shape block, const block_coefficients& c,
+                      bool stream) noexcept;
+
+  // A unit that is one block whose channels are each their own statistics group, forward: block_moments,
+  // finish_statistics (into stats), output_coefficients (into c) and, unless c.needs_exact (then y is left to
+  // the caller), block_scale, in one call with the arithmetic of those four.
+  void (*unit_forward)(const input_element* x, float* y, block_shape block, const unit_forward_args& args,
+                       finished_statistics& stats, block_coefficients& c) noexcept;
 
   // sum_dyx[ch] = sum(dy * (x - shift[ch])) (shift NULL: sum(dy * x)), sum_dy[ch] = sum(dy) over the block.
   void (*block_grad_sums)(const input_element* x, const input_element* dy, const float* shift, block_shape block,

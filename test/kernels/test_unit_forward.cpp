@@ -1,0 +1,153 @@
+// kernel_table::unit_forward, a whole forward unit in one call, against the four calls it stands for
+// (block_moments, finish_statistics, output_coefficients, block_scale), on every kernel set: the same statistics,
+// coefficients and y, bit for bit, on blocks of one plane, of a group of planes, of an NHWC channel group and of
+// a part of a wider NHWC row, with and without beta and centring; and where a scale overflows float, y left
+// untouched for the caller's exact path.
+#include <varnorm/varnorm.h>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dispatch/isa_dispatch.hpp"
+#include "support/isa.hpp"
+
+using namespace varnorm_test;
+using varnorm::detail::block_coefficients;
+using varnorm::detail::block_shape;
+using varnorm::detail::finished_statistics;
+using varnorm::detail::kernel_table;
+using varnorm::detail::moments;
+using varnorm::detail::unit_forward_args;
+
+namespace {
+
+// What the caller sees of a unit: its statistics, coefficients and y (NaN where the block has no element).
+struct unit_results {
+  finished_statistics stats;
+  block_coefficients c;
+  std::vector<float> y;
+};
+
+// The floats of a block's elements, element by element (a block need not cover its buffer).
+std::vector<float> block_values(const std::vector<float>& values, const block_shape& b) {
+  std::vector<float> out;
+  for (std::int64_t p = 0; p < b.positions; ++p)
+    for (int ch = 0; ch < b.channels; ++ch) out.push_back(values[static_cast<std::size_t>(b.element(p, ch))]);
+  return out;
+}
+
+unit_results by_four_calls(const kernel_table& k, const std::vector<float>& x, const block_shape& b,
+                           const unit_forward_args& a) {
+  unit_results r;
+  r.y.assign(x.size(), std::nanf(""));
+  moments m[varnorm::detail::kMaxGroupChannels];
+  k.block_moments(x.data(), b, a.algorithm, m);
+  k.finish_statistics(m, b.channels, a.dof, a.eps, r.stats);
+  k.output_coefficients(a.alpha, a.beta, r.stats.rstd_exact, a.center ? r.stats.mean_exact : nullptr, b.channels, r.c);
+  if (!r.c.needs_exact) k.block_scale(x.data(), r.y.data(), b, r.c, a.stream);
+  k.stream_fence();
+  return r;
+}
+
+unit_results by_one_call(const kernel_table& k, const std::vector<float>& x, const block_shape& b,
+                         const unit_forward_args& a) {
+  unit_results r;
+  r.y.assign(x.size(), std::nanf(""));
+  k.unit_forward(x.data(), r.y.data(), b, a, r.stats, r.c);
+  k.stream_fence();
+  return r;
+}
+
+template <class T>
+bool same_bits(const T* a, const T* b, int count) {
+  return std::memcmp(a, b, static_cast<std::size_t>(count) * sizeof(T)) == 0;
+}
+
+void require_same(const unit_results& expected, const unit_results& got, const block_shape& b) {
+  const int n = b.channels;
+  CHECK(same_bits(expected.stats.rstd_exact, got.stats.rstd_exact, n));
+  CHECK(same_bits(expected.stats.mean_exact, got.stats.mean_exact, n));
+  CHECK(same_bits(expected.stats.mean, got.stats.mean, n));
+  CHECK(same_bits(expected.stats.rstd, got.stats.rstd, n));
+  CHECK(same_bits(expected.c.scale, got.c.scale, n));
+  CHECK(same_bits(expected.c.shift, got.c.shift, n));
+  CHECK(same_bits(expected.c.scale_exact, got.c.scale_exact, n));
+  CHECK(expected.c.shifted == got.c.shifted);
+  CHECK(expected.c.centered == got.c.centered);
+  CHECK(expected.c.needs_exact == got.c.needs_exact);
+  if (expected.c.centered) CHECK(same_bits(expected.c.center, got.c.center, n));
+  const std::vector<float> want = block_values(expected.y, b), have = block_values(got.y, b);
+  CHECK(same_bits(want.data(), have.data(), static_cast<int>(want.size())));
+}
+
+}  // namespace
+
+TEST_CASE("kernels: unit_forward gives the statistics, coefficients and y of the four calls it stands for",
+          "[kernels][unit_forward]") {
+  struct block_case {
+    const char* what;
+    block_shape b;
+    std::int64_t size;  // floats of the buffer
+  };
+  const block_case blocks[] = {{"a 64x64 plane", {4096, 1, 1, 0}, 4096},
+                               {"a plane with a tail", {1000, 1, 1, 0}, 1000},
+                               {"16 planes of 16x16", {256, 1, 16, 256}, 16 * 256},
+                               {"4 planes of 32x32", {1024, 1, 4, 1024}, 4 * 1024},
+                               {"3 planes of 7 values", {7, 1, 3, 7}, 21},
+                               {"an NHWC sample of 64 channels", {37, 64, 64, 0}, 37 * 64},
+                               {"channels 0-4 of an NHWC sample of 7", {200, 7, 5, 0}, 200 * 7}};
+  std::mt19937 rng(29);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    const kernel_table& k = varnorm::detail::active_kernels();
+    for (const block_case& bc : blocks) {
+      std::vector<float> x(static_cast<std::size_t>(bc.size)), alpha(64), beta(64);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = 3.0f + 0.5f * normal(rng) + 1e-3f * static_cast<float>(i % 17);
+      for (std::size_t ch = 0; ch < alpha.size(); ++ch) {
+        alpha[ch] = 1.0f + 0.1f * normal(rng);
+        beta[ch] = normal(rng);
+      }
+      for (int variant = 0; variant < 4; ++variant) {
+        CAPTURE(isa, bc.what, variant);
+        const bool with_beta = variant % 2 == 1, center = variant >= 2;
+        const varnorm_algorithm algorithm = variant == 1 ? VARNORM_ALGORITHM_WELFORD : VARNORM_ALGORITHM_SHIFTED_SUMS;
+        const unit_forward_args args{algorithm,
+                                     static_cast<double>(bc.b.positions - (center ? 0 : 1)),
+                                     1e-5,
+                                     alpha.data(),
+                                     with_beta ? beta.data() : nullptr,
+                                     center,
+                                     variant == 3};
+        require_same(by_four_calls(k, x, bc.b, args), by_one_call(k, x, bc.b, args), bc.b);
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: unit_forward leaves y to the caller where a scale overflows float", "[kernels][unit_forward]") {
+  // x = {a, a(1 + 2^-23)}: var (correction 1) = a^2 * 2^-47, so with eps = 0 rstd = 2^23.5 / a; alpha 2^100 makes
+  // alpha * rstd = 2^143.5, beyond float.
+  const float a = std::ldexp(1.0f, -20);
+  const std::vector<float> x = {a, a * (1.0f + std::ldexp(1.0f, -23))};
+  const float alpha = std::ldexp(1.0f, 100);
+  const block_shape b{2, 1, 1, 0};
+  for (const std::string& isa : supported_isas()) {
+    isa_scope scope(isa);
+    REQUIRE(scope.ok());
+    CAPTURE(isa);
+    const kernel_table& k = varnorm::detail::active_kernels();
+    const unit_forward_args args{VARNORM_ALGORITHM_SHIFTED_SUMS, 1.0, 0.0, &alpha, nullptr, false, false};
+    const unit_results expected = by_four_calls(k, x, b, args), got = by_one_call(k, x, b, args);
+    CHECK(got.c.needs_exact);
+    require_same(expected, got, b);
+    for (float y : got.y) CHECK(std::isnan(y));  // untouched
+  }
+}
