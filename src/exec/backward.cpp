@@ -51,13 +51,14 @@ struct group_statistics {
 };
 
 // Which groups of s take shifted sums and the mean's correction (a NaN mean or rstd takes both: its outputs are
-// NaN anyway).
+// NaN anyway). Only centring shifts or corrects; without it the per-group flags are left unset and never read.
 void classify_offsets(const problem& p, group_statistics& s) noexcept {
   s.any_shifted = s.any_corrected = false;
+  if (!p.center) return;
   for (int g = 0; g < s.count; ++g) {
     const double offset = std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]);
-    s.shifted[g] = p.center && !(offset <= 1.0);
-    s.corrected[g] = p.center && !(offset <= 0x1p5);
+    s.shifted[g] = !(offset <= 1.0);
+    s.corrected[g] = !(offset <= 0x1p5);
     s.any_shifted |= s.shifted[g];
     s.any_corrected |= s.corrected[g];
   }
@@ -120,7 +121,7 @@ struct unit_gradients {
   double b_sum[kMaxGroupChannels];  // sum of -a r^3 S
   double k_sum[kMaxGroupChannels];  // sum of -a r sum(dy)
   float b[kMaxGroupChannels];       // per group, once every key is added (finish)
-  float k[kMaxGroupChannels];
+  float k[kMaxGroupChannels];       // with centring only
 
   // Statistics of unit u, no sums yet.
   void start(const backward_call& f, std::int64_t u) noexcept {
@@ -170,10 +171,11 @@ struct unit_gradients {
     // The sums become b and k in double, in place, a vector of groups at a time: scalar divides one after the
     // other were a visible share of a small plane's backward.
     f.k.divide_by(b_sum, statistics.count, variance_divisor(p), b_sum);
+    for (int g = 0; g < statistics.count; ++g) b[g] = static_cast<float>(b_sum[g]);
+    if (!p.center) return;  // k is the centring's (and only a centred group is corrected)
     f.k.divide_by(k_sum, statistics.count, static_cast<double>(p.channels_per_group * p.m), k_sum);
     for (int g = 0; g < statistics.count; ++g) {
       const double slope = b_sum[g], constant = k_sum[g];
-      b[g] = static_cast<float>(slope);
       // dx's b * (x - exact mean) is taken as b * (x - mean) - b * mean_error.
       k[g] = static_cast<float>(statistics.corrected[g] ? constant - slope * statistics.mean_error[g] : constant);
     }
@@ -200,7 +202,7 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
     for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
       b[ch] = ug.b[g];
       mean[ch] = s.mean[g];
-      k[ch] = ug.k[g];
+      k[ch] = f.p.center ? ug.k[g] : 0.0f;  // set by finish only with centring
     });
   }
   f.k.block_grad_apply(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, a, group_b, group_mean,

@@ -70,6 +70,8 @@ unit_range unit_task_range(const work_plan& w, std::int64_t first_task, std::int
 unit_groups groups_of(const work_plan& w, const problem& p, std::int64_t u) noexcept {
   const std::int64_t first_channel = unit_at(w, u).span * w.keys_per_span * w.group_channels;
   const std::int64_t channels = std::min<std::int64_t>(w.keys_per_span * w.group_channels, p.c - first_channel);
+  // Without dividing where a group is a channel: two divisions were a visible share of a small unit's backward.
+  if (p.channels_per_group == 1) return {first_channel, static_cast<int>(channels)};
   return {first_channel / p.channels_per_group, static_cast<int>(channels / p.channels_per_group)};
 }
 
