@@ -94,6 +94,18 @@ inline moments merge_moments(const moments& a, const moments& b) noexcept {
 // shifted mean exactly, while a plain float sum of 3 copies of x may round.
 inline double reported_mean(const moments& m) noexcept { return m.m2 == 0.0 ? m.mean : m.sum / m.count; }
 
+// Backward's per-channel terms, with a = alpha, r = rstd, S = sum(dy * (x - mean)) (or sum(dy * x) uncentred):
+// dx = a r dy + b (x - mean) + k with b = sum(-a r^3 S) / (M - correction) and k = sum(-a r sum(dy)) / M over a
+// group's channels; dalpha gains S r.
+inline double slope_term(double alpha, double rstd, double centred) noexcept {
+  return -alpha * rstd * rstd * rstd * centred;
+}
+inline double constant_term(double alpha, double rstd, double sum_dy) noexcept { return -alpha * rstd * sum_dy; }
+inline double dalpha_term(double centred, double rstd) noexcept { return centred * rstd; }
+inline float dy_scale(float alpha, float rstd) noexcept {
+  return static_cast<float>(static_cast<double>(alpha) * static_cast<double>(rstd));
+}
+
 }  // namespace
 
 // The statistics of a unit's groups, finished from their moments.

@@ -138,9 +138,9 @@ struct unit_gradients {
     auto add = [&](int ch, int g, double centred, double& b_total, double& k_total) {
       const double alpha = static_cast<double>(alphas[ch]);
       const double r = static_cast<double>(statistics.rstd[g]);
-      b_total += -alpha * r * r * r * centred;
-      k_total += -alpha * r * dy[ch];
-      terms.dalpha[ch] = centred * r;
+      b_total += slope_term(alpha, r, centred);
+      k_total += constant_term(alpha, r, dy[ch]);
+      terms.dalpha[ch] = dalpha_term(centred, r);
       terms.dbeta[ch] = dy[ch];
     };
     if (!f.p.center) {  // nothing to centre: no group is shifted or corrected
@@ -189,9 +189,7 @@ void apply_tile(const backward_call& f, std::int64_t u, std::int64_t t, const un
   const group_statistics& s = ug.statistics;
   const float* alpha = f.b.alpha + f.p.affine_index(unit_at(f.w, u).sample, tb.first_channel);
   float a[kMaxGroupChannels], b[kMaxGroupChannels], mean[kMaxGroupChannels], k[kMaxGroupChannels];
-  for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) {
-    a[ch] = static_cast<float>(static_cast<double>(alpha[ch]) * static_cast<double>(s.rstd[g]));
-  });
+  for_each_channel_group(f.p, tb, s.first_group, [&](int ch, int g) { a[ch] = dy_scale(alpha[ch], s.rstd[g]); });
   const float *group_b = b, *group_mean = mean, *group_k = k;
   if (f.p.channels_per_group == 1) {
     const std::int64_t first = tb.first_channel - s.first_group;
@@ -243,9 +241,28 @@ __attribute__((noinline)) void sum_keys(const backward_call& f, std::int64_t u, 
   }
 }
 
+// Unit u of one block whose channels are their own statistics groups, without centring (work_plan::
+// one_call_units), from saved statistics and with dx: run_unit's steps in one call of the kernel set.
+template <class Emit>
+void run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
+  const tile_block tb = tile_at(f.w, f.p, u, 0);
+  const std::int64_t sample = unit_at(f.w, u).sample;
+  const std::int64_t first_stat = sample * f.p.groups + tb.first_channel;  // a group per channel
+  const unit_backward_args args{f.b.alpha + f.p.affine_index(sample, tb.first_channel), f.b.mean + first_stat,
+                                f.b.rstd + first_stat, variance_divisor(f.p), f.stream_output};
+  key_terms terms;
+  f.k.unit_backward(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, args, terms.dalpha,
+                    terms.dbeta);
+  emit(tb.key, terms);
+}
+
 // Unit u on one thread: statistics, sums key by key, then dx.
 template <class Emit>
 void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
+  if (f.w.one_call_units && f.b.mean != nullptr && f.b.dx != nullptr) {
+    run_one_call_unit(f, u, emit);
+    return;
+  }
   unit_gradients ug;
   ug.start(f, u);
   sum_keys(f, u, ug, emit);

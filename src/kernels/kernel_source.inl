@@ -47,6 +47,7 @@ constexpr kernel_table kTable = {largest_row_sharing_plane(),
                                  unit_forward,
                                  block_grad_sums,
                                  block_grad_apply,
+                                 unit_backward,
                                  ops::stream_fence};
 
 }  // namespace

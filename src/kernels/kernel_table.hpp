@@ -22,6 +22,16 @@ struct unit_forward_args {
   bool stream;        // as block_scale
 };
 
+// What kernel_table::unit_backward needs beyond the block, per channel of the block: alpha and the saved mean and
+// rstd; b's divisor (M - correction).
+struct unit_backward_args {
+  const float* alpha;
+  const float* mean;
+  const float* rstd;
+  double dof;
+  bool stream;  // as block_grad_apply
+};
+
 struct kernel_table {
   // NCHW planes of at most this many values are walked side by side when a block holds several of them (its
   // plane_stride set), each with the bits it gets alone; larger planes of such a block are walked one by one.
@@ -67,6 +77,13 @@ struct kernel_table {
   void (*block_grad_apply)(const input_element* x, const input_element* dy, float* dx, block_shape block,
                            const float* a, const float* b, const float* mean, const float* constant,
                            bool stream) noexcept;
+
+  // A unit that is one block whose channels are each their own statistics group, backward without centring from
+  // saved statistics: block_grad_sums (unshifted), per channel slope_term and dy_scale (core/types.hpp), b =
+  // slope_term / dof rounded to float, and block_grad_apply without k; dalpha_terms[ch] = dalpha_term and
+  // dbeta_terms[ch] = sum(dy), the channel's share of dalpha and dbeta.
+  void (*unit_backward)(const input_element* x, const input_element* dy, float* dx, block_shape block,
+                        const unit_backward_args& args, double* dalpha_terms, double* dbeta_terms) noexcept;
 
   // Makes the calling thread's streaming stores globally visible. Left to the caller, once after a thread's last
   // streamed block of a call or task: a fence holds the thread's next stores until memory has taken every line

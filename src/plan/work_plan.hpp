@@ -90,8 +90,9 @@ struct work_plan {
   // statistics are taken over them as one plane (per-plane costs paid once per group), a block per unit
   // (group_planes_block). Decided by the problem alone, so forward and backward get the same statistics.
   bool group_planes = false;
-  // Forward units of one block (one tile) whose channels are each their own statistics group (VarianceNorm2d,
-  // InstanceNorm): the kernel set computes such a unit in one call (kernel_table::unit_forward).
+  // Units of one block (one tile) whose channels are each their own statistics group (VarianceNorm2d,
+  // InstanceNorm): the kernel set computes such a unit in one call, forward (kernel_table::unit_forward), and
+  // backward without centring from saved statistics (kernel_table::unit_backward).
   bool one_call_units = false;
 
   std::int64_t spans() const noexcept { return keys / keys_per_span; }

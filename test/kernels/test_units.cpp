@@ -1,8 +1,10 @@
-// kernel_table::unit_forward, a whole forward unit in one call, against the four calls it stands for
-// (block_moments, finish_statistics, output_coefficients, block_scale), on every kernel set: the same statistics,
-// coefficients and y, bit for bit, on blocks of one plane, of a group of planes, of an NHWC channel group and of
-// a part of a wider NHWC row, with and without beta and centring; and where a scale overflows float, y left
-// untouched for the caller's exact path.
+// The kernel sets' whole units in one call (src/kernels/units.inl). kernel_table::unit_forward against the four
+// calls it stands for (block_moments, finish_statistics, output_coefficients, block_scale), on every kernel set:
+// the same statistics, coefficients and y, bit for bit, on blocks of one plane, of a group of planes, of an NHWC
+// channel group and of a part of a wider NHWC row, with and without beta and centring; and where a scale
+// overflows float, y left untouched for the caller's exact path. kernel_table::unit_backward, which backward
+// takes with saved statistics, against backward's steps unit by unit, which it takes when it recomputes them:
+// the same dx, dalpha and dbeta, zero gradients included (other shapes: test/plan/test_work_plan.cpp, "[saved]").
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -15,7 +17,9 @@
 #include <vector>
 
 #include "dispatch/isa_dispatch.hpp"
+#include "support/cases.hpp"
 #include "support/isa.hpp"
+#include "support/same_bits.hpp"
 
 using namespace varnorm_test;
 using varnorm::detail::block_coefficients;
@@ -149,5 +153,32 @@ TEST_CASE("kernels: unit_forward leaves y to the caller where a scale overflows 
     CHECK(got.c.needs_exact);
     require_same(expected, got, b);
     for (float y : got.y) CHECK(std::isnan(y));  // untouched
+  }
+}
+
+TEST_CASE("kernels: unit_backward gives dx, dalpha and dbeta of backward's steps, zero gradients included",
+          "[kernels][unit_backward]") {
+  // NCHW groups of small planes and an NHWC sample of one tile: one call a unit. Per-sample affine writes each
+  // unit's dalpha and dbeta terms as they are; planes whose dy is all -0 or all +0 give +0 sums.
+  const varnorm_desc shapes[] = {make_desc(2, 3, 8, 8, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true),
+                                 make_desc(2, 5, 4, 6, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true)};
+  for (const varnorm_desc& shape : shapes) {
+    layer_case c = make_case(shape, false, 77);
+    for (std::int64_t p = 0; p < shape.h * shape.w; ++p) {
+      c.dy[static_cast<std::size_t>(element_offset(shape, 0, 1, p))] = -0.0f;
+      c.dy[static_cast<std::size_t>(element_offset(shape, 1, 2, p))] = 0.0f;
+    }
+    for (const std::string& isa : supported_isas()) {
+      isa_scope scope(isa);
+      REQUIRE(scope.ok());
+      CAPTURE(isa, shape.layout);
+      const forward_outputs f = run_forward(c);
+      REQUIRE(f.status == VARNORM_OK);
+      const backward_outputs saved = run_backward(c, f.mean.data(), f.rstd.data()), recomputed = run_backward(c);
+      REQUIRE(saved.status == VARNORM_OK);
+      REQUIRE(recomputed.status == VARNORM_OK);
+      check_same_bits(saved, recomputed);
+      CHECK_FALSE(std::signbit(saved.dbeta[1]));  // sample 0, channel 1 (per-sample affine: n * C + c): +0
+    }
   }
 }
