@@ -10,15 +10,15 @@
 
 namespace varnorm::detail {
 
-// The statistics of `count` groups from their moments: var = M2 / (M - correction), rstd = 1 / sqrt(var + eps),
-// in double with exact sqrt and divide (the kernel set's finish_statistics, a vector of groups at a time), rounded
-// once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that
-// group is NaN (as in PyTorch) and nothing leaks into other groups.
 // The divisor of a group's M2: its values less the correction.
 inline double variance_divisor(const problem& p) noexcept {
   return static_cast<double>(p.channels_per_group * p.m - p.correction);
 }
 
+// The statistics of `count` groups from their moments: var = M2 / (M - correction), rstd = 1 / sqrt(var + eps),
+// in double with exact sqrt and divide (the kernel set's finish_statistics, a vector of groups at a time), rounded
+// once. A group holding NaN or Inf has non-finite moments and gets NaN mean and rstd, so that every output of that
+// group is NaN (as in PyTorch) and nothing leaks into other groups.
 inline void finalize_statistics(const kernel_table& k, const problem& p, const moments* m, int count,
                                 finished_statistics& out) noexcept {
   k.finish_statistics(m, count, variance_divisor(p), static_cast<double>(p.eps), out);
