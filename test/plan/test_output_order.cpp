@@ -19,6 +19,9 @@ using varnorm::detail::direction;
 using varnorm::detail::problem;
 using varnorm::detail::work_plan;
 
+constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
+constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
+
 // n x c x m, G groups (0: one per channel), the mean subtracted with groups.
 problem shape(std::int64_t n, std::int64_t c, std::int64_t m, varnorm_layout layout, std::int64_t groups = 0) {
   problem p;
@@ -39,8 +42,6 @@ work_plan plan_of(const problem& p, direction d) {
 }  // namespace
 
 TEST_CASE("units of 512 KiB to 2 MiB per input array write their output last tile first", "[plan][output_order]") {
-  constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
-  constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
   struct expectation {
     problem p;
     bool forward_reversed, backward_reversed;
@@ -76,8 +77,6 @@ TEST_CASE("units of 512 KiB to 2 MiB per input array write their output last til
 
 TEST_CASE("forward pairs that cover part of a row and span at most 1 MiB of x write their output in turns",
           "[plan][output_order]") {
-  constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
-  constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
   struct expectation {
     problem p;
     bool forward_interleaved;
@@ -101,8 +100,6 @@ TEST_CASE("forward pairs that cover part of a row and span at most 1 MiB of x wr
 
 TEST_CASE("units of one tile whose channels are their own statistics groups take one kernel call",
           "[plan][output_order]") {
-  constexpr auto NCHW = VARNORM_LAYOUT_NCHW;
-  constexpr auto NHWC = VARNORM_LAYOUT_NHWC;
   struct expectation {
     problem p;
     bool forward, backward;  // backward only without centring
