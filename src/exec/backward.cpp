@@ -241,8 +241,8 @@ __attribute__((noinline)) void sum_keys(const backward_call& f, std::int64_t u, 
   }
 }
 
-// Unit u of one block whose channels are their own statistics groups, without centring (work_plan::
-// one_call_units), from saved statistics and with dx: run_unit's steps in one call of the kernel set.
+// Unit u of one block whose channels are their own statistics groups, without centring
+// (work_plan::one_call_units), from saved statistics and with dx: run_unit's steps in one call of the kernel set.
 template <class Emit>
 void run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, 0);
