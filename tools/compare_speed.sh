@@ -10,9 +10,7 @@ rev=HEAD
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then rev=$1; shift; fi
 
 build_bench() {  # source tree, build folder
-  cmake -S "$1" -B "$2" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_BENCHMARKS=ON \
-    -DVARNORM_BUILD_TESTS=OFF -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF >"$2.configure.log" 2>&1 ||
-    { cat "$2.configure.log"; return 1; }
+  configure_release "$1" "$2" -DVARNORM_BUILD_BENCHMARKS=ON
   cmake --build "$2" -j "$jobs" --target varnorm_bench >/dev/null
 }
 

@@ -18,13 +18,20 @@ checkout_revision() {
   trap 'git worktree remove --force "$work/base-src" >/dev/null 2>&1 || true' EXIT
 }
 
-# The library (Release, no tests or examples) from source tree $1 in build folder $2, and the program
-# tools/$3.cpp linked against it as $2/$3.
+# Configures source tree $1 in build folder $2: Release, no tests, examples or install, and options $3...
+configure_release() {
+  local src=$1 dir=$2
+  shift 2
+  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_TESTS=OFF \
+    -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+}
+
+# The library from source tree $1 in build folder $2 (configure_release), and the program tools/$3.cpp linked
+# against it as $2/$3.
 build_tool() {
   local src=$1 dir=$2 tool=$3
-  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVARNORM_BUILD_TESTS=OFF \
-    -DVARNORM_BUILD_EXAMPLES=OFF -DVARNORM_INSTALL=OFF >"$dir.configure.log" 2>&1 ||
-    { cat "$dir.configure.log"; return 1; }
+  configure_release "$src" "$dir"
   cmake --build "$dir" -j "$jobs" --target varnorm >/dev/null
   local tbb=()
   grep -q "VARNORM_WITH_TBB:BOOL=ON" "$dir/CMakeCache.txt" && tbb=(-ltbb)

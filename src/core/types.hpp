@@ -22,12 +22,16 @@ struct problem {
   bool center = false;                  // the mean is subtracted from x
 
   std::int64_t planes() const noexcept { return n * c; }
-  std::int64_t statistics() const noexcept { return n * groups; }  // mean / rstd values, index n * G + g
+  std::int64_t statistics() const noexcept { return n * groups; }  // mean / rstd values (statistic_index)
   std::int64_t elements() const noexcept { return n * c * m; }
   std::int64_t affine_size() const noexcept { return per_sample_affine ? n * c : c; }
   // Index of (sample, channel) into alpha / beta / dalpha / dbeta.
   std::int64_t affine_index(std::int64_t sample, std::int64_t channel) const noexcept {
     return per_sample_affine ? sample * c + channel : channel;
+  }
+  // Index of (sample, group) into mean / rstd.
+  std::int64_t statistic_index(std::int64_t sample, std::int64_t group) const noexcept {
+    return sample * groups + group;
   }
 };
 

@@ -73,7 +73,7 @@ __attribute__((noinline)) void unit_statistics(const backward_call& f, std::int6
   s.count = groups.count;
   if (f.b.mean != nullptr) {
     for (int g = 0; g < groups.count; ++g) {
-      const std::int64_t stat = sample * f.p.groups + groups.first + g;
+      const std::int64_t stat = f.p.statistic_index(sample, groups.first + g);
       s.mean[g] = f.b.mean[stat];
       s.rstd[g] = f.b.rstd[stat];
     }
@@ -247,7 +247,7 @@ template <class Emit>
 void run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, 0);
   const std::int64_t sample = unit_at(f.w, u).sample;
-  const std::int64_t first_stat = sample * f.p.groups + tb.first_channel;  // a group per channel
+  const std::int64_t first_stat = f.p.statistic_index(sample, tb.first_channel);  // a group per channel
   const unit_backward_args args{f.b.alpha + f.p.affine_index(sample, tb.first_channel), f.b.mean + first_stat,
                                 f.b.rstd + first_stat, variance_divisor(f.p), f.stream_output};
   key_terms terms;

@@ -33,7 +33,7 @@ struct unit_statistics {
 // Writes the reported mean and rstd of groups [first, first + count) of sample `sample`.
 void save_statistics(const forward_call& f, std::int64_t sample, std::int64_t first, int count,
                      const finished_statistics& groups) noexcept {
-  const std::int64_t first_stat = sample * f.p.groups + first;
+  const std::int64_t first_stat = f.p.statistic_index(sample, first);
   if (f.b.mean != nullptr) std::copy_n(groups.mean, count, f.b.mean + first_stat);
   if (f.b.rstd != nullptr) std::copy_n(groups.rstd, count, f.b.rstd + first_stat);
 }
