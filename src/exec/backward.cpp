@@ -373,7 +373,8 @@ void reduce_span_blocks(const backward_call& f, AddTerms&& add_terms, std::int64
   }
 }
 
-bool run_parallel(const backward_call& f, const schedule& s, int max_threads) noexcept {
+bool run_parallel(const backward_call& f, const schedule& s) noexcept {
+  const thread_use use{f.p.max_threads, s.threads};
   const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
   // Terms per (key, sample), key-major: the key's dalpha terms, then its dbeta terms, width values each.
   std::unique_ptr<double[]> terms(
@@ -407,7 +408,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         }
       }
     };
-    parallel_for(unit_task_count(f.w), s.task_grain, max_threads, body);
+    parallel_for(unit_task_count(f.w), s.task_grain, use, body, s.task_shares);
   } else {
     const std::size_t cells = static_cast<std::size_t>(units * tiles * width);
     std::unique_ptr<double[]> dyx(new (std::nothrow) double[cells]), dy(new (std::nothrow) double[cells]);
@@ -421,7 +422,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
         tile_sums(f, task.unit, task.tile, gradients[slot(task.unit)].statistics, &dyx[slot(cell)], &dy[slot(cell)]);
       }
     };
-    parallel_for(units * tiles, 1, max_threads, sums_body, s.tile_shares);
+    parallel_for(units * tiles, 1, use, sums_body, s.task_shares);
     // Merged in tile order, key by key, as run_unit does.
     for (std::int64_t u = 0; u < units; ++u) {
       for (std::int64_t first = 0; first < tiles; first += f.w.tiles) {
@@ -441,7 +442,7 @@ bool run_parallel(const backward_call& f, const schedule& s, int max_threads) no
           apply_tile(f, task.unit, task.tile, gradients[slot(task.unit)]);
         }
       };
-      parallel_for(units * tiles, 1, max_threads, apply_body, s.tile_shares);
+      parallel_for(units * tiles, 1, use, apply_body, s.task_shares);
     }
   }
   reduce_span_blocks(f, [&](block_gradients& g, std::int64_t first, std::int64_t end) {
@@ -469,7 +470,7 @@ varnorm_status execute_backward(const problem& p, const backward_buffers& b) noe
   const schedule s = choose_schedule(w, p);
   const backward_call f{p, b, w, kernels, s.stream_output};
   const pool_call_scope pool_call(s.uses_pool);
-  if (s.threads > 1 && run_parallel(f, s, p.max_threads)) return VARNORM_OK;
+  if (s.threads > 1 && run_parallel(f, s)) return VARNORM_OK;
   const streamed_output_fence fence(kernels, f.stream_output);
   // Serial: blocks of spans, each walked sample by sample, so that consecutive units of an NCHW block are
   // adjacent planes in memory (hardware prefetchers follow them); every key still gets its terms in sample order,

@@ -184,7 +184,8 @@ void run_units(const forward_call& f, std::int64_t begin, std::int64_t end) noex
 }
 
 // Few, large units: tiles of all units in parallel, statistics merged per unit in tile order.
-bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) noexcept {
+bool run_split_tiles(const forward_call& f, const schedule& s) noexcept {
+  const thread_use use{f.p.max_threads, s.threads};
   const std::int64_t units = f.w.units(), tiles = f.w.unit_tiles(), width = f.w.group_channels;
   std::unique_ptr<moments[]> stats(new (std::nothrow) moments[static_cast<std::size_t>(units * tiles * width)]);
   std::unique_ptr<unit_statistics[]> statistics(new (std::nothrow) unit_statistics[static_cast<std::size_t>(units)]);
@@ -195,7 +196,7 @@ bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) 
       block_moments(f, tile_at(f.w, f.p, task.unit, task.tile), &stats[slot((task.unit * tiles + task.tile) * width)]);
     }
   };
-  if (!f.w.group_planes) parallel_for(units * tiles, 1, max_threads, measure, s.tile_shares);  // else in finish_unit
+  if (!f.w.group_planes) parallel_for(units * tiles, 1, use, measure, s.task_shares);  // else in finish_unit
   for (std::int64_t u = 0; u < units; ++u)
     statistics[slot(u)] =
         finish_unit(f, u, [&](std::int64_t t, const tile_block&) { return &stats[slot((u * tiles + t) * width)]; });
@@ -206,7 +207,7 @@ bool run_split_tiles(const forward_call& f, const schedule& s, int max_threads) 
       scale_tile(f, task.unit, task.tile, statistics[slot(task.unit)]);
     }
   };
-  parallel_for(units * tiles, 1, max_threads, scale, s.tile_shares);
+  parallel_for(units * tiles, 1, use, scale, s.task_shares);
   return true;
 }
 
@@ -219,14 +220,15 @@ varnorm_status execute_forward(const problem& p, const forward_buffers& b) noexc
   const schedule s = choose_schedule(w, p);
   const forward_call f{p, b, w, kernels, s.stream_output};
   const pool_call_scope pool_call(s.uses_pool);
-  if (s.threads > 1 && s.split_tiles && run_split_tiles(f, s, p.max_threads)) return VARNORM_OK;
+  if (s.threads > 1 && s.split_tiles && run_split_tiles(f, s)) return VARNORM_OK;
   if (s.threads > 1) {
+    const thread_use use{p.max_threads, s.threads};
     auto tasks = [&](std::int64_t first_task, std::int64_t end_task) noexcept {
       const streamed_output_fence fence(kernels, f.stream_output);
       const unit_range units = unit_task_range(w, first_task, end_task);
       run_units(f, units.begin, units.end);
     };
-    parallel_for(unit_task_count(w), s.task_grain, p.max_threads, tasks);
+    parallel_for(unit_task_count(w), s.task_grain, use, tasks, s.task_shares);
   } else {
     const streamed_output_fence fence(kernels, f.stream_output);
     run_units(f, 0, w.units());

@@ -125,16 +125,18 @@ schedule choose_schedule(const work_plan& w, const problem& p, bool (*pool_warm)
   if (budget <= 1) return s;
   s.uses_pool = true;
   if (p.elements() < kColdPoolParallelMinElements && !pool_warm()) return s;
-  s.threads = budget;
+  s.threads = static_cast<int>(std::min<std::int64_t>(budget, p.elements() / kValuesPerThread));
+  const std::int64_t threads = s.threads;
   s.stream_output = footprint >= kThreadsStreamFootprintBytes;
   // With fewer units than a few per thread, whole units would leave threads idle: spread tiles instead, unless
   // the units divide evenly and fit in L2 (kWholeUnitMaxBytes).
-  const bool even_small_units = w.units() % budget == 0 && w.walk_bytes <= kWholeUnitMaxBytes;
-  s.split_tiles =
-      w.unit_tiles() > 1 && w.units() < kTasksPerThread * static_cast<std::int64_t>(budget) && !even_small_units;
-  if (s.split_tiles && w.walks_pairs() && footprint <= kFixedSharesMaxBytes) s.tile_shares = shares::fixed;
+  const bool even_small_units = w.units() % threads == 0 && w.walk_bytes <= kWholeUnitMaxBytes;
+  s.split_tiles = w.unit_tiles() > 1 && w.units() < kTasksPerThread * threads && !even_small_units;
+  if (footprint <= threads * kFixedSharesBytesPerThread ||
+      (s.split_tiles && w.walks_pairs() && footprint <= kFixedSharesMaxBytes))
+    s.task_shares = shares::fixed;
   const std::int64_t task_bytes = std::max<std::int64_t>(1, w.inputs * w.walk_bytes);
-  const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * static_cast<std::int64_t>(budget));
+  const std::int64_t balanced = unit_task_count(w) / (kTasksPerThread * threads);
   s.task_grain = std::max<std::int64_t>(1, std::min(kTaskBytes / task_bytes, balanced));
   return s;
 }

@@ -195,17 +195,28 @@ inline constexpr std::int64_t kTasksPerThread = 4;
 // split and plane groups").
 inline constexpr std::int64_t kWholeUnitMaxBytes = std::int64_t{1} << 20;
 
-// Spread tiles of paired NHWC units, in a call whose arrays together span at most this many bytes, go to threads
-// in fixed shares (threading's shares::fixed): such a call's data stays in the caches between its two passes and
-// between calls, and each thread then finds its rows of x, and the lines of y it writes, in its own core's cache.
-// Larger calls stream from memory, where balanced shares keep both threads busy (the two vCPUs of a VM need not
-// run at the same speed); so do spread NCHW planes, whose last tiles are short.
+// A call takes at most one thread per this many values: below, a thread's share costs less than the fork and join
+// it adds (a quarter of kParallelMinElements, so a call at the cut-off takes up to four). bench/README.md,
+// "Threads on 16 cores".
+inline constexpr std::int64_t kValuesPerThread = std::int64_t{32} << 10;
+static_assert(kParallelMinElements >= 2 * kValuesPerThread, "a call above the cut-off takes two threads or more");
+
+// A call whose arrays span at most this many bytes a thread goes to threads in fixed shares (threading's
+// shares::fixed): its data stays in the caches between its two passes and between calls, and each thread then
+// finds its share of x, and the lines of y it writes, in its own core's L2, where balanced shares would hand each
+// call's ranges to whichever thread comes. Larger calls stream from memory, where balanced shares keep threads
+// busy (they need not run at the same speed: the vCPUs of a VM). Every call that kValuesPerThread limits is in
+// fixed shares: it spans at most 12 bytes a value.
+inline constexpr std::int64_t kFixedSharesBytesPerThread = std::int64_t{1} << 20;
+// Spread tiles of paired NHWC units also go in fixed shares in a call whose arrays span at most this many bytes in
+// all (measured on two threads; bench/README.md, "Streaming stores"); spread NCHW planes, whose last tiles are
+// short, only under kFixedSharesBytesPerThread.
 inline constexpr std::int64_t kFixedSharesMaxBytes = std::int64_t{8} << 20;
 
 struct schedule {
   int threads = 1;                        // 1: everything on the calling thread
   bool split_tiles = false;               // spread the tiles of each unit over threads (few, large units)
-  shares tile_shares = shares::balanced;  // how threads share the spread tiles (kFixedSharesMaxBytes)
+  shares task_shares = shares::balanced;  // how threads share the unit tasks or spread tiles
   bool uses_pool = false;       // had a thread budget above 1 (even if the pool was cold): its end keeps it warm
   std::int64_t task_grain = 1;  // unit tasks a thread takes at a time (see kTaskBytes)
   bool stream_output = false;   // write the output with non-temporal stores (kStreamFootprintBytes)

@@ -36,21 +36,31 @@ struct range_body {
 };
 
 // How parallel_for shares [0, count) among threads. balanced: ranges are taken as threads come (a late or slow
-// thread takes less). fixed: each thread of the arena gets the same equal share on every call (TBB's static
-// partitioner), so that over two passes and successive calls the same thread touches the same data.
+// thread takes less). fixed: [0, count) is cut into `threads` equal contiguous shares, one per thread of the
+// arena (TBB's static partitioner), the same on every call, so that over two passes and successive calls the same
+// thread touches the same data.
 enum class shares { balanced, fixed };
 
-// Calls body over [0, count) in ranges of at most `grain` indices, on up to `threads` threads of the arena
-// that max_threads selects, with the caller's floating-point settings (FTZ/DAZ, rounding) in every worker.
-// Returns only when all ranges are done. Which thread runs which range must not matter to the caller.
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body,
+// The threads of one call: max_threads as the caller gave it (0: the caller's current arena; k > 1: a reused
+// arena of the library's), and how many of them the schedule uses (at most thread_budget(max_threads)).
+struct thread_use {
+  int max_threads = 1;
+  int threads = 1;
+};
+
+// Calls body over [0, count), on up to `use.threads` threads, with the caller's floating-point settings
+// (FTZ/DAZ, rounding) in every worker: balanced shares in ranges of at most `grain` indices, fixed shares one range
+// per thread. With max_threads k > 1 the call runs in an arena of `use.threads`; with 0, in the caller's arena, where
+// fixed shares keep it to `use.threads` threads. Returns only when all ranges are done. Which thread runs which
+// range must not matter to the caller.
+void parallel_for(std::int64_t count, std::int64_t grain, thread_use use, range_body body,
                   shares how = shares::balanced) noexcept;
 
 template <class F>
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, F& f,
+void parallel_for(std::int64_t count, std::int64_t grain, thread_use use, F& f,
                   shares how = shares::balanced) noexcept {
   range_body body{&f, [](void* c, std::int64_t b, std::int64_t e) noexcept { (*static_cast<F*>(c))(b, e); }};
-  parallel_for(count, grain, max_threads, body, how);
+  parallel_for(count, grain, use, body, how);
 }
 
 }  // namespace varnorm::detail

@@ -43,14 +43,21 @@ using pool_clock = std::chrono::steady_clock;
 std::atomic<pool_clock::rep> last_pool_call_end{std::numeric_limits<pool_clock::rep>::min()};
 
 // `context` carries the caller's floating-point settings; tasks run under them on every thread.
-void run_in_current_arena(std::int64_t count, std::int64_t grain, range_body body, shares how,
+void run_in_current_arena(std::int64_t count, std::int64_t grain, int threads, range_body body, shares how,
                           tbb::task_group_context& context) {
+  if (how == shares::fixed) {
+    // One index per share, so that no more than `threads` threads take part whatever the arena's size.
+    const std::int64_t parts = std::min<std::int64_t>(threads, count);
+    auto run = [body, count, parts](const tbb::blocked_range<std::int64_t>& r) {
+      for (std::int64_t part = r.begin(); part < r.end(); ++part)
+        body.run(body.context, part * count / parts, (part + 1) * count / parts);
+    };
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, parts, 1), run, tbb::static_partitioner(), context);
+    return;
+  }
   const tbb::blocked_range<std::int64_t> range(0, count, static_cast<std::size_t>(std::max<std::int64_t>(grain, 1)));
   auto run = [body](const tbb::blocked_range<std::int64_t>& r) { body.run(body.context, r.begin(), r.end()); };
-  if (how == shares::fixed)
-    tbb::parallel_for(range, run, tbb::static_partitioner(), context);
-  else
-    tbb::parallel_for(range, run, tbb::simple_partitioner(), context);
+  tbb::parallel_for(range, run, tbb::simple_partitioner(), context);
 }
 
 }  // namespace
@@ -71,9 +78,9 @@ pool_call_scope::~pool_call_scope() {
   if (active_) last_pool_call_end.store(pool_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
-void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range_body body, shares how) noexcept {
+void parallel_for(std::int64_t count, std::int64_t grain, thread_use use, range_body body, shares how) noexcept {
   if (count <= 0) return;
-  if (max_threads == 1 || count == 1) {
+  if (use.max_threads == 1 || use.threads <= 1 || count == 1) {
     body.run(body.context, 0, count);
     return;
   }
@@ -85,11 +92,12 @@ void parallel_for(std::int64_t count, std::int64_t grain, int max_threads, range
   // first asked for that arena.
   tbb::task_group_context context;
   context.capture_fp_settings();
-  if (max_threads == 0) {
-    run_in_current_arena(count, grain, body, how, context);
+  if (use.max_threads == 0) {
+    run_in_current_arena(count, grain, use.threads, body, how, context);
     return;
   }
-  arena_for(max_threads)->execute([&] { run_in_current_arena(count, grain, body, how, context); });
+  const int threads = std::min(use.threads, use.max_threads);
+  arena_for(threads)->execute([&] { run_in_current_arena(count, grain, threads, body, how, context); });
 }
 
 }  // namespace varnorm::detail

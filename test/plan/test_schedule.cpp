@@ -1,14 +1,16 @@
 // The schedule rule of plan/work_plan.hpp, on the rule itself (the pool's warmth is passed in, so no timing
 // decides the outcome): calls below the parallel cut-off and max_threads = 1 stay on the calling thread without
 // asking whether the pool is warm; above it, calls below kColdPoolParallelMinElements use threads only when the
-// pool is warm, larger ones always, for max_threads 0 and k > 1 alike; threads take small units in chunks of up
-// to kTaskBytes, at least kTasksPerThread chunks each; few units spread their tiles over threads unless they
-// divide evenly among them and fit in L2, in fixed shares for NHWC pairs when the call's arrays span at most
-// kFixedSharesMaxBytes; the output streams from kStreamFootprintBytes of arrays on one thread and from
-// kThreadsStreamFootprintBytes on several. And the clock behind the warmth: a call with a thread budget keeps the
-// pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
+// pool is warm, larger ones always, for max_threads 0 and k > 1 alike; a call takes at most a thread per
+// kValuesPerThread values, in fixed shares while its arrays span at most kFixedSharesBytesPerThread a thread;
+// threads take small units in chunks of up to kTaskBytes, at least kTasksPerThread chunks each; few units spread
+// their tiles over threads unless they divide evenly among them and fit in L2, also in fixed shares for NHWC pairs
+// when the call's arrays span at most kFixedSharesMaxBytes; the output streams from kStreamFootprintBytes of arrays on
+// one thread and from kThreadsStreamFootprintBytes on several. And the clock behind the warmth: a call with a thread
+// budget keeps the pool warm for kPoolWarmMicroseconds after it ends, a call without one does not.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -100,11 +102,15 @@ TEST_CASE("calls below 1M values use threads only when the pool is warm, larger 
     const schedule cold = schedule_of(mid, cold_pool);
     CHECK(cold.threads == 1);
     CHECK(cold.uses_pool);  // its end still warms the pool, so the next call of a stream goes parallel
+    // Up to a thread per kValuesPerThread values: 16 for mid, 32 for large.
+    const auto threads_for = [budget](const problem& p) {
+      return static_cast<int>(std::min<std::int64_t>(budget, p.elements() / varnorm::detail::kValuesPerThread));
+    };
     const schedule warm = schedule_of(mid, warm_pool);
-    CHECK(warm.threads == budget);
+    CHECK(warm.threads == threads_for(mid));
     CHECK(warm.uses_pool);
-    CHECK(schedule_of(large, cold_pool).threads == budget);
-    CHECK(schedule_of(large, warm_pool).threads == budget);
+    CHECK(schedule_of(large, cold_pool).threads == threads_for(large));
+    CHECK(schedule_of(large, warm_pool).threads == threads_for(large));
   }
 }
 
@@ -141,6 +147,40 @@ TEST_CASE("threads take small units in chunks of up to 64 KiB, still several chu
   }
 }
 
+TEST_CASE("a call takes a thread per 32768 values at most, in fixed shares up to 1 MiB of arrays a thread",
+          "[plan][threads]") {
+  if (varnorm::detail::thread_budget(2) <= 1) {
+    WARN("one thread here (a build without TBB): every call is serial");
+    return;
+  }
+  using varnorm::detail::shares;
+  struct expectation {
+    problem p;
+    direction d;
+    int threads;
+    shares task_shares;
+  };
+  const expectation cases[] = {
+      {planes(1, 2, 257 * 256, 16), direction::forward, 4, shares::fixed},       // 131584 values, 1 MiB of x and y
+      {planes(1, 5, 32 * 1024, 16), direction::forward, 5, shares::fixed},       // exactly 5 x 32768 values
+      {planes(1, 5, 32 * 1024 - 1, 16), direction::forward, 4, shares::fixed},   // five fewer
+      {planes(1, 128, 64 * 64, 16), direction::forward, 16, shares::fixed},      // 4 MiB on 16 threads
+      {planes(8, 64, 64 * 64, 16), direction::forward, 16, shares::fixed},       // 16 MiB: 1 MiB a thread
+      {planes(8, 64, 64 * 64, 16), direction::backward, 16, shares::balanced},   // x, dy and dx: 24 MiB
+      {planes(8, 32, 128 * 128, 16), direction::forward, 16, shares::balanced},  // 32 MiB
+      {planes(1, 2, 257 * 256, 2), direction::forward, 2, shares::fixed},        // 1 MiB on 2 threads
+      {planes(1, 2, 257 * 256, 2), direction::backward, 2, shares::fixed},       // 1.5 MiB
+      {planes(2, 2, 257 * 256, 2), direction::forward, 2, shares::balanced},     // just over 2 MiB
+      {planes(8, 128, 32 * 32, 2), direction::forward, 2, shares::balanced}};    // 8 MiB on 2 threads
+  for (const expectation& e : cases) {
+    CAPTURE(e.p.n, e.p.c, e.p.m, e.p.max_threads, e.d == direction::forward);
+    const auto w = varnorm::detail::make_work_plan(e.p, e.d, varnorm::detail::active_kernels());
+    const schedule s = choose_schedule(w, e.p, warm_pool);
+    CHECK(s.threads == e.threads);
+    CHECK((s.task_shares == shares::fixed) == (e.task_shares == shares::fixed));
+  }
+}
+
 TEST_CASE("few units spread their tiles over threads, unless they divide evenly and fit in L2", "[plan][threads]") {
   if (varnorm::detail::thread_budget(2) <= 1) {
     WARN("one thread here (a build without TBB): every call is serial");
@@ -151,28 +191,29 @@ TEST_CASE("few units spread their tiles over threads, unless they divide evenly 
   const std::int64_t fixed_most = varnorm::detail::kFixedSharesMaxBytes / (2 * 128 * 4);
   struct expectation {
     problem p;
+    int threads;
     bool split;
-    shares tile_shares;
+    shares task_shares;
   };
   const expectation cases[] = {
-      {planes(1, 2, 257 * 256, 2), false, shares::balanced},         // two units of 257 KiB on two threads: one each
-      {planes(2, 2, 257 * 256, 2), false, shares::balanced},         // four: two each
-      {planes(1, 2, 512 * 512, 2), false, shares::balanced},         // units of 1 MiB
-      {planes(1, 3, 257 * 256, 2), true, shares::balanced},          // three units on two threads (planes: balanced)
-      {planes(1, 4, 1024 * 1024, 2), true, shares::balanced},        // units of 4 MiB
-      {planes(1, 2, 257 * 256, 16), true, shares::balanced},         // two units on sixteen threads
-      {planes(8, 2, 257 * 256, 2), false, shares::balanced},         // sixteen units: whole units whatever their size
-      {samples(1, 128, 64 * 64, 2), true, shares::fixed},            // one NHWC pair of 1 MiB units, 4 MiB in all
-      {samples(1, 128, fixed_most, 2), true, shares::fixed},         // 8 MiB in all
-      {samples(1, 128, fixed_most + 1, 2), true, shares::balanced},  // more
-      {samples(1, 2, 257 * 256, 2), true, shares::balanced}};        // one NHWC unit of two channels: no pair
+      {planes(1, 2, 257 * 256, 2), 2, false, shares::fixed},      // two units of 257 KiB on two threads: one each
+      {planes(2, 2, 257 * 256, 2), 2, false, shares::balanced},   // four: two each
+      {planes(1, 2, 512 * 512, 2), 2, false, shares::balanced},   // units of 1 MiB
+      {planes(1, 3, 512 * 512, 2), 2, true, shares::balanced},    // three units on two threads (planes)
+      {planes(1, 4, 1024 * 1024, 2), 2, true, shares::balanced},  // units of 4 MiB
+      {planes(1, 2, 257 * 256, 16), 4, true, shares::fixed},      // two units on four threads (1 MiB)
+      {planes(8, 2, 257 * 256, 2), 2, false, shares::balanced},   // sixteen units: whole units whatever their size
+      {samples(1, 128, 64 * 64, 2), 2, true, shares::fixed},      // one NHWC pair of 1 MiB units, 4 MiB in all
+      {samples(1, 128, fixed_most, 2), 2, true, shares::fixed},   // 8 MiB in all
+      {samples(1, 128, fixed_most + 1, 2), 2, true, shares::balanced},  // more
+      {samples(1, 2, 512 * 1024, 2), 2, true, shares::balanced}};       // one NHWC unit of two channels: no pair
   for (const expectation& e : cases) {
     CAPTURE(e.p.n, e.p.c, e.p.m, e.p.max_threads);
     const auto w = varnorm::detail::make_work_plan(e.p, direction::forward, varnorm::detail::active_kernels());
     const schedule s = choose_schedule(w, e.p, warm_pool);
-    REQUIRE(s.threads == e.p.max_threads);
+    REQUIRE(s.threads == e.threads);
     CHECK(s.split_tiles == e.split);
-    CHECK((s.tile_shares == shares::fixed) == (e.tile_shares == shares::fixed));
+    CHECK((s.task_shares == shares::fixed) == (e.task_shares == shares::fixed));
   }
 }
 

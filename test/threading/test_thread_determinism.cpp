@@ -1,5 +1,5 @@
 // Threads, as README "Threads" promises them: results are bitwise the same for every max_threads (0, 1, 2,
-// 3, 4, 8; oversubscribing this machine on purpose) on shapes with many planes, with one large plane, and
+// 3, 4, 8, 16; oversubscribing this machine on purpose) on shapes with many planes, with one large plane, and
 // N = 1, C = 2 spectrograms, forward and backward (saved and recomputed statistics), on every kernel set; and
 // the same for groups of channels with and without the mean subtracted (GroupNorm, LayerNorm, InstanceNorm2d).
 // Every shape here is above the parallel cut-off (131072 elements), and with TBB the tests see a worker
@@ -54,7 +54,7 @@ using namespace varnorm_test;
 namespace {
 
 constexpr std::int64_t kParallelCutoff = 131072;  // src/plan/work_plan.hpp kParallelMinElements
-const int kThreadCounts[] = {0, 1, 2, 3, 4, 8};
+const int kThreadCounts[] = {0, 1, 2, 3, 4, 8, 16};
 
 // Everything a forward and the two kinds of backward produce for one case.
 struct all_outputs {
