@@ -106,6 +106,11 @@ inline double slope_term(double alpha, double rstd, double centred) noexcept {
 }
 inline double constant_term(double alpha, double rstd, double sum_dy) noexcept { return -alpha * rstd * sum_dy; }
 inline double dalpha_term(double centred, double rstd) noexcept { return centred * rstd; }
+// S about the float mean from the unshifted sums, sum(dy * x) - mean * sum(dy), for a group whose |mean| * rstd is
+// at most 1: cancellation loses at most a bit there.
+inline double centred_sum(double sum_dyx, float mean, double sum_dy) noexcept {
+  return sum_dyx - static_cast<double>(mean) * sum_dy;
+}
 inline float dy_scale(float alpha, float rstd) noexcept {
   return static_cast<float>(static_cast<double>(alpha) * static_cast<double>(rstd));
 }

@@ -50,13 +50,18 @@ struct group_statistics {
   double mean_error[kMaxGroupChannels];
 };
 
+// |mean| * rstd: the offset of a group's values in deviations.
+double offset_of(float mean, float rstd) noexcept {
+  return std::fabs(static_cast<double>(mean)) * static_cast<double>(rstd);
+}
+
 // Which groups of s take shifted sums and the mean's correction (a NaN mean or rstd takes both: its outputs are
 // NaN anyway). Only centring shifts or corrects; without it the per-group flags are left unset and never read.
 void classify_offsets(const problem& p, group_statistics& s) noexcept {
   s.any_shifted = s.any_corrected = false;
   if (!p.center) return;
   for (int g = 0; g < s.count; ++g) {
-    const double offset = std::fabs(static_cast<double>(s.mean[g])) * static_cast<double>(s.rstd[g]);
+    const double offset = offset_of(s.mean[g], s.rstd[g]);
     s.shifted[g] = !(offset <= 1.0);
     s.corrected[g] = !(offset <= 0x1p5);
     s.any_shifted |= s.shifted[g];
@@ -157,7 +162,7 @@ struct unit_gradients {
         if (statistics.corrected[g])
           centred -= statistics.mean_error[g] * dy[ch];
         else if (!statistics.shifted[g])
-          centred -= static_cast<double>(statistics.mean[g]) * dy[ch];
+          centred = centred_sum(centred, statistics.mean[g], dy[ch]);
         add(ch, g, centred, b_total, k_total);
       }
       b_sum[g] = b_total;
@@ -241,28 +246,36 @@ __attribute__((noinline)) void sum_keys(const backward_call& f, std::int64_t u, 
   }
 }
 
-// Unit u of one block whose channels are their own statistics groups, without centring
-// (work_plan::one_call_units), from saved statistics and with dx: run_unit's steps in one call of the kernel set.
+// Unit u of one block whose channels are their own statistics groups (work_plan::one_call_units), from saved
+// statistics and with dx: run_unit's steps in one call of the kernel set. With centring, only where no channel
+// takes shifted sums or the mean's correction (classify_offsets); returns whether it ran.
 template <class Emit>
-void run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
+bool run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
   const tile_block tb = tile_at(f.w, f.p, u, 0);
   const std::int64_t sample = unit_at(f.w, u).sample;
   const std::int64_t first_stat = f.p.statistic_index(sample, tb.first_channel);  // a group per channel
-  const unit_backward_args args{f.b.alpha + f.p.affine_index(sample, tb.first_channel), f.b.mean + first_stat,
-                                f.b.rstd + first_stat, variance_divisor(f.p), f.stream_output};
+  const float *mean = f.b.mean + first_stat, *rstd = f.b.rstd + first_stat;
+  if (f.p.center)
+    for (int ch = 0; ch < tb.shape.channels; ++ch)
+      if (!(offset_of(mean[ch], rstd[ch]) <= 1.0)) return false;
+  const unit_backward_args args{f.b.alpha + f.p.affine_index(sample, tb.first_channel),
+                                mean,
+                                rstd,
+                                variance_divisor(f.p),
+                                f.p.center,
+                                static_cast<double>(f.p.m),
+                                f.stream_output};
   key_terms terms;
   f.k.unit_backward(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, args, terms.dalpha,
                     terms.dbeta);
   emit(tb.key, terms);
+  return true;
 }
 
 // Unit u on one thread: statistics, sums key by key, then dx.
 template <class Emit>
 void run_unit(const backward_call& f, std::int64_t u, Emit&& emit) noexcept {
-  if (f.w.one_call_units && f.b.mean != nullptr && f.b.dx != nullptr) {
-    run_one_call_unit(f, u, emit);
-    return;
-  }
+  if (f.w.one_call_units && f.b.mean != nullptr && f.b.dx != nullptr && run_one_call_unit(f, u, emit)) return;
   unit_gradients ug;
   ug.start(f, u);
   sum_keys(f, u, ug, emit);

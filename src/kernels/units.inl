@@ -15,16 +15,23 @@ void unit_forward(const input_element* x, float* y, block_shape b, const unit_fo
 void unit_backward(const input_element* x, const input_element* dy, float* dx, block_shape b,
                    const unit_backward_args& args, double* dalpha_terms, double* dbeta_terms) noexcept {
   double sum_dyx[kMaxGroupChannels], sum_dy[kMaxGroupChannels], slope[kMaxGroupChannels];
+  double constant[kMaxGroupChannels];
   block_grad_sums(x, dy, nullptr, b, sum_dyx, sum_dy);
-  float a[kMaxGroupChannels], rounded_slope[kMaxGroupChannels];
+  float a[kMaxGroupChannels], rounded_slope[kMaxGroupChannels], rounded_constant[kMaxGroupChannels];
   for (int ch = 0; ch < b.channels; ++ch) {
-    const double r = static_cast<double>(args.rstd[ch]);
-    slope[ch] = slope_term(static_cast<double>(args.alpha[ch]), r, sum_dyx[ch]);
-    dalpha_terms[ch] = dalpha_term(sum_dyx[ch], r);
+    const double alpha = static_cast<double>(args.alpha[ch]), r = static_cast<double>(args.rstd[ch]);
+    const double centred = args.center ? centred_sum(sum_dyx[ch], args.mean[ch], sum_dy[ch]) : sum_dyx[ch];
+    slope[ch] = slope_term(alpha, r, centred);
+    constant[ch] = constant_term(alpha, r, sum_dy[ch]);
+    dalpha_terms[ch] = dalpha_term(centred, r);
     dbeta_terms[ch] = sum_dy[ch];
     a[ch] = dy_scale(args.alpha[ch], args.rstd[ch]);
   }
   divide_by(slope, b.channels, args.dof, slope);
   for (int ch = 0; ch < b.channels; ++ch) rounded_slope[ch] = static_cast<float>(slope[ch]);
-  block_grad_apply(x, dy, dx, b, a, rounded_slope, args.mean, nullptr, args.stream);
+  if (args.center) {
+    divide_by(constant, b.channels, args.values, constant);
+    for (int ch = 0; ch < b.channels; ++ch) rounded_constant[ch] = static_cast<float>(constant[ch]);
+  }
+  block_grad_apply(x, dy, dx, b, a, rounded_slope, args.mean, args.center ? rounded_constant : nullptr, args.stream);
 }

@@ -45,7 +45,7 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.inputs = inputs;
   w.interleaved_pair_output = d == direction::forward && w.walks_pairs() && 2 * w.group_channels < p.c &&
                               w.walk_bytes <= kInterleavedPairMaxBytes;
-  w.one_call_units = w.unit_tiles() == 1 && p.channels_per_group == 1 && (d == direction::forward || !p.center);
+  w.one_call_units = w.unit_tiles() == 1 && p.channels_per_group == 1;
   w.reversed_output =
       w.unit_tiles() > 1 && w.walk_bytes >= kReversedOutputMinBytes && w.walk_bytes <= kReversedOutputMaxBytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the

@@ -92,7 +92,8 @@ struct work_plan {
   bool group_planes = false;
   // Units of one block (one tile) whose channels are each their own statistics group (VarianceNorm2d,
   // InstanceNorm): the kernel set computes such a unit in one call, forward (kernel_table::unit_forward), and
-  // backward without centring from saved statistics (kernel_table::unit_backward).
+  // backward from saved statistics (kernel_table::unit_backward; with centring, exec checks first that no channel
+  // takes shifted sums).
   bool one_call_units = false;
 
   std::int64_t spans() const noexcept { return keys / keys_per_span; }

@@ -4,7 +4,8 @@
 // channel group and of a part of a wider NHWC row, with and without beta and centring; and where a scale
 // overflows float, y left untouched for the caller's exact path. kernel_table::unit_backward, which backward
 // takes with saved statistics, against backward's steps unit by unit, which it takes when it recomputes them:
-// the same dx, dalpha and dbeta, zero gradients included (other shapes: test/plan/test_work_plan.cpp, "[saved]").
+// the same dx, dalpha and dbeta, zero gradients included, and with centring beside units whose far mean keeps
+// them on backward's steps (other shapes: test/plan/test_work_plan.cpp, "[saved]").
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -79,6 +80,20 @@ void require_same(const unit_results& expected, const unit_results& got, const b
   CHECK(expected.c.needs_exact == got.c.needs_exact);
   if (expected.c.centered) CHECK(same_bits(expected.c.center, got.c.center, n));
   CHECK(same_bits(expected.y.data(), got.y.data(), static_cast<int>(expected.y.size())));  // NaN outside the block
+}
+
+// Backward from the statistics forward saved (one call a unit where the plan allows) against backward that
+// recomputes them (backward's steps), on kernel set `isa`: the same bits. Returns the first.
+backward_outputs saved_against_recomputed(const layer_case& c, const std::string& isa) {
+  isa_scope scope(isa);
+  REQUIRE(scope.ok());
+  const forward_outputs f = run_forward(c);
+  REQUIRE(f.status == VARNORM_OK);
+  const backward_outputs saved = run_backward(c, f.mean.data(), f.rstd.data()), recomputed = run_backward(c);
+  REQUIRE(saved.status == VARNORM_OK);
+  REQUIRE(recomputed.status == VARNORM_OK);
+  check_same_bits(saved, recomputed);
+  return saved;
 }
 
 }  // namespace
@@ -160,16 +175,32 @@ TEST_CASE("kernels: unit_backward gives dx, dalpha and dbeta of backward's steps
       c.dy[static_cast<std::size_t>(element_offset(shape, 1, 2, p))] = 0.0f;
     }
     for (const std::string& isa : supported_isas()) {
-      isa_scope scope(isa);
-      REQUIRE(scope.ok());
       CAPTURE(isa, shape.layout);
-      const forward_outputs f = run_forward(c);
-      REQUIRE(f.status == VARNORM_OK);
-      const backward_outputs saved = run_backward(c, f.mean.data(), f.rstd.data()), recomputed = run_backward(c);
-      REQUIRE(saved.status == VARNORM_OK);
-      REQUIRE(recomputed.status == VARNORM_OK);
-      check_same_bits(saved, recomputed);
+      const backward_outputs saved = saved_against_recomputed(c, isa);
       CHECK_FALSE(std::signbit(saved.dbeta[1]));  // sample 0, channel 1 (per-sample affine: n * C + c): +0
+    }
+  }
+}
+
+TEST_CASE("kernels: centred unit_backward gives backward's steps' bits, beside units whose far mean keeps them there",
+          "[kernels][unit_backward]") {
+  // InstanceNorm2d (a group per channel, mean subtracted): NCHW groups of small planes and one NHWC sample of one
+  // tile a unit. Means within a deviation take the one call; a channel 1e4 away (shifted sums) and one 1e6 away
+  // (the mean's correction too) send their unit to backward's steps. Both must give the recomputed path's bits.
+  const varnorm_desc shapes[] = {
+      with_groups(make_desc(2, 6, 8, 8, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 0, true),
+      with_groups(make_desc(2, 5, 4, 6, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), 0, true),
+      with_groups(make_desc(3, 70, 3, 3, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 1, false), 0, true)};
+  for (const varnorm_desc& shape : shapes) {
+    layer_case c = make_case(shape, true, 78, 0.3);
+    for (std::int64_t p = 0; p < shape.h * shape.w; ++p) {
+      c.x[static_cast<std::size_t>(element_offset(shape, 0, 1, p))] += 1e4f;
+      c.x[static_cast<std::size_t>(element_offset(shape, 1, 2, p))] += 1e6f;
+      c.dy[static_cast<std::size_t>(element_offset(shape, 1, 3, p))] = -0.0f;
+    }
+    for (const std::string& isa : supported_isas()) {
+      CAPTURE(isa, shape.layout, shape.c);
+      saved_against_recomputed(c, isa);
     }
   }
 }

@@ -102,7 +102,7 @@ TEST_CASE("units of one tile whose channels are their own statistics groups take
           "[plan][output_order]") {
   struct expectation {
     problem p;
-    bool forward, backward;  // backward only without centring
+    bool forward, backward;
   };
   problem instance_norm = shape(8, 64, 16 * 16, NHWC);
   instance_norm.center = true;
@@ -111,10 +111,10 @@ TEST_CASE("units of one tile whose channels are their own statistics groups take
                                {shape(16, 64, 128 * 128, NCHW), true, true},      // planes of exactly one tile
                                {shape(1, 2, 257 * 256, NCHW), false, false},      // planes of three tiles
                                {shape(8, 64, 8 * 8, NHWC), true, true},           // a sample of 64 channels in one tile
-                               {instance_norm, true, false},                      // centred, a group per channel
+                               {instance_norm, true, true},                       // centred, a group per channel
                                {shape(8, 128, 32 * 32, NHWC), false, false},      // channel groups of two tiles, paired
                                {shape(8, 128, 32 * 32, NCHW, 32), false, false},  // GroupNorm(32): four planes a group
-                               {shape(8, 256, 16 * 16, NHWC, 256), true, false}};  // G = C, centred
+                               {shape(8, 256, 16 * 16, NHWC, 256), true, true}};  // G = C, centred
   for (const expectation& e : cases) {
     CAPTURE(e.p.n, e.p.c, e.p.m, e.p.layout, e.p.groups);
     CHECK(plan_of(e.p, direction::forward).one_call_units == e.forward);
