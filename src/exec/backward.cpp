@@ -246,29 +246,49 @@ __attribute__((noinline)) void sum_keys(const backward_call& f, std::int64_t u, 
   }
 }
 
-// Unit u of one block whose channels are their own statistics groups (work_plan::one_call_units), from saved
-// statistics and with dx: run_unit's steps in one call of the kernel set. With centring, only where no channel
-// takes shifted sums or the mean's correction (classify_offsets); returns whether it ran.
+// The terms of a group of several keys, from first_key on, key by key. Never inlined: its copy stays off the frame
+// of run_unit's own steps.
+template <class Emit>
+__attribute__((noinline)) void emit_keys_of_group(const backward_call& f, std::int64_t first_key,
+                                                  const key_terms& terms, Emit& emit) noexcept {
+  for (std::int64_t i = 0; i < f.w.keys_per_span; ++i) {
+    key_terms key;
+    const std::int64_t first = i * f.w.group_channels;
+    std::copy_n(terms.dalpha + first, f.w.group_channels, key.dalpha);
+    std::copy_n(terms.dbeta + first, f.w.group_channels, key.dbeta);
+    emit(first_key + i, key);
+  }
+}
+
+// Unit u of one block (work_plan::one_call_units), from saved statistics and with dx: run_unit's steps in one call
+// of the kernel set. With centring, only where no group takes shifted sums or the mean's correction
+// (classify_offsets); returns whether it ran.
 template <class Emit>
 bool run_one_call_unit(const backward_call& f, std::int64_t u, Emit& emit) noexcept {
-  const tile_block tb = tile_at(f.w, f.p, u, 0);
+  const tile_block tb = one_call_block(f.w, f.p, u);
   const std::int64_t sample = unit_at(f.w, u).sample;
-  const std::int64_t first_stat = f.p.statistic_index(sample, tb.first_channel);  // a group per channel
+  const std::int64_t first_group =
+      f.p.channels_per_group == 1 ? tb.first_channel : tb.first_channel / f.p.channels_per_group;
+  const std::int64_t first_stat = f.p.statistic_index(sample, first_group);
   const float *mean = f.b.mean + first_stat, *rstd = f.b.rstd + first_stat;
   if (f.p.center)
-    for (int ch = 0; ch < tb.shape.channels; ++ch)
-      if (!(offset_of(mean[ch], rstd[ch]) <= 1.0)) return false;
+    for (int g = 0; g < tb.shape.channels / f.p.channels_per_group; ++g)
+      if (!(offset_of(mean[g], rstd[g]) <= 1.0)) return false;
   const unit_backward_args args{f.b.alpha + f.p.affine_index(sample, tb.first_channel),
                                 mean,
                                 rstd,
+                                static_cast<int>(f.p.channels_per_group),  // the block holds whole groups
                                 variance_divisor(f.p),
                                 f.p.center,
-                                static_cast<double>(f.p.m),
+                                static_cast<double>(f.p.channels_per_group * f.p.m),
                                 f.stream_output};
   key_terms terms;
   f.k.unit_backward(f.b.x + tb.offset, f.b.dy + tb.offset, f.b.dx + tb.offset, tb.shape, args, terms.dalpha,
                     terms.dbeta);
-  emit(tb.key, terms);
+  if (f.w.keys_per_span == 1)
+    emit(tb.key, terms);
+  else
+    emit_keys_of_group(f, tb.key, terms, emit);
   return true;
 }
 

@@ -22,14 +22,16 @@ struct unit_forward_args {
   bool stream;        // as block_scale
 };
 
-// What kernel_table::unit_backward needs beyond the block, per channel of the block: alpha and the saved mean and
-// rstd; b's divisor (M - correction); with centring, k's divisor (M).
+// What kernel_table::unit_backward needs beyond the block: alpha per channel, the saved mean and rstd per
+// statistics group (channels_per_group consecutive channels of the block; the block holds whole groups); b's
+// divisor (M - correction); with centring, k's divisor (M).
 struct unit_backward_args {
   const float* alpha;
   const float* mean;
   const float* rstd;
+  int channels_per_group;
   double dof;
-  bool center;    // subtract the mean: every channel's |mean| * rstd at most 1 (no shifted sums)
+  bool center;    // subtract the mean: every group's |mean| * rstd at most 1 (no shifted sums)
   double values;  // M, with center
   bool stream;    // as block_grad_apply
 };
@@ -80,11 +82,11 @@ struct kernel_table {
                            const float* a, const float* b, const float* mean, const float* constant,
                            bool stream) noexcept;
 
-  // A unit that is one block whose channels are each their own statistics group, backward from saved statistics:
-  // block_grad_sums (unshifted), per channel S (with centring centred_sum), slope_term and dy_scale
-  // (core/types.hpp), b = slope_term / dof rounded to float, with centring k = constant_term / M rounded to float,
-  // and block_grad_apply; dalpha_terms[ch] = dalpha_term and dbeta_terms[ch] = sum(dy), the channel's share of
-  // dalpha and dbeta.
+  // A unit that is one block of whole statistics groups, backward from saved statistics: block_grad_sums
+  // (unshifted), per channel S (with centring centred_sum), slope_term, constant_term and dy_scale
+  // (core/types.hpp), per group b = the sum of its channels' slope_term (in channel order, from -0) / dof and with
+  // centring k = the sum of constant_term / M, each rounded to float, and block_grad_apply; dalpha_terms[ch] =
+  // dalpha_term and dbeta_terms[ch] = sum(dy), the channel's share of dalpha and dbeta.
   void (*unit_backward)(const input_element* x, const input_element* dy, float* dx, block_shape block,
                         const unit_backward_args& args, double* dalpha_terms, double* dbeta_terms) noexcept;
 

@@ -17,21 +17,48 @@ void unit_backward(const input_element* x, const input_element* dy, float* dx, b
   double sum_dyx[kMaxGroupChannels], sum_dy[kMaxGroupChannels], slope[kMaxGroupChannels];
   double constant[kMaxGroupChannels];
   block_grad_sums(x, dy, nullptr, b, sum_dyx, sum_dy);
-  float a[kMaxGroupChannels], rounded_slope[kMaxGroupChannels], rounded_constant[kMaxGroupChannels];
-  for (int ch = 0; ch < b.channels; ++ch) {
-    const double alpha = static_cast<double>(args.alpha[ch]), r = static_cast<double>(args.rstd[ch]);
-    const double centred = args.center ? centred_sum(sum_dyx[ch], args.mean[ch], sum_dy[ch]) : sum_dyx[ch];
-    slope[ch] = slope_term(alpha, r, centred);
-    constant[ch] = constant_term(alpha, r, sum_dy[ch]);
+  const int per_group = args.channels_per_group;
+  const int groups = per_group == 1 ? b.channels : b.channels / per_group;
+  float a[kMaxGroupChannels];
+  // Channel ch's terms, the first of group g's sums or added to them (in channel order, as exec's steps add them
+  // to -0, which gives the first term exactly).
+  auto add_channel = [&](int ch, int g, bool first) {
+    const double alpha = static_cast<double>(args.alpha[ch]), r = static_cast<double>(args.rstd[g]);
+    const double centred = args.center ? centred_sum(sum_dyx[ch], args.mean[g], sum_dy[ch]) : sum_dyx[ch];
+    const double slope_part = slope_term(alpha, r, centred);
+    slope[g] = first ? slope_part : slope[g] + slope_part;
+    if (args.center) {
+      const double constant_part = constant_term(alpha, r, sum_dy[ch]);
+      constant[g] = first ? constant_part : constant[g] + constant_part;
+    }
     dalpha_terms[ch] = dalpha_term(centred, r);
     dbeta_terms[ch] = sum_dy[ch];
-    a[ch] = dy_scale(args.alpha[ch], args.rstd[ch]);
+    a[ch] = dy_scale(args.alpha[ch], args.rstd[g]);
+  };
+  if (per_group == 1) {
+    for (int ch = 0; ch < b.channels; ++ch) add_channel(ch, ch, true);
+  } else {
+    for (int g = 0, ch = 0; g < groups; ++g)
+      for (const int end = ch + per_group; ch < end; ++ch) add_channel(ch, g, ch == end - per_group);
   }
-  divide_by(slope, b.channels, args.dof, slope);
-  for (int ch = 0; ch < b.channels; ++ch) rounded_slope[ch] = static_cast<float>(slope[ch]);
-  if (args.center) {
-    divide_by(constant, b.channels, args.values, constant);
-    for (int ch = 0; ch < b.channels; ++ch) rounded_constant[ch] = static_cast<float>(constant[ch]);
+  divide_by(slope, groups, args.dof, slope);
+  if (args.center) divide_by(constant, groups, args.values, constant);
+  // Per channel: its group's b, mean and k (where a group is a channel, the mean is the groups' own array).
+  float channel_slope[kMaxGroupChannels], channel_constant[kMaxGroupChannels], group_mean[kMaxGroupChannels];
+  const float* channel_mean = args.mean;
+  if (per_group == 1) {
+    for (int ch = 0; ch < b.channels; ++ch) channel_slope[ch] = static_cast<float>(slope[ch]);
+    if (args.center)
+      for (int ch = 0; ch < b.channels; ++ch) channel_constant[ch] = static_cast<float>(constant[ch]);
+  } else {
+    for (int g = 0, ch = 0; g < groups; ++g) {
+      for (const int end = ch + per_group; ch < end; ++ch) {
+        channel_slope[ch] = static_cast<float>(slope[g]);
+        if (args.center) channel_constant[ch] = static_cast<float>(constant[g]);
+        group_mean[ch] = args.mean[g];
+      }
+    }
+    channel_mean = group_mean;
   }
-  block_grad_apply(x, dy, dx, b, a, rounded_slope, args.mean, args.center ? rounded_constant : nullptr, args.stream);
+  block_grad_apply(x, dy, dx, b, a, channel_slope, channel_mean, args.center ? channel_constant : nullptr, args.stream);
 }

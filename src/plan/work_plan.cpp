@@ -45,7 +45,11 @@ work_plan make_work_plan(const problem& p, direction d, const kernel_table& kern
   w.inputs = inputs;
   w.interleaved_pair_output = d == direction::forward && w.walks_pairs() && 2 * w.group_channels < p.c &&
                               w.walk_bytes <= kInterleavedPairMaxBytes;
-  w.one_call_units = w.unit_tiles() == 1 && p.channels_per_group == 1;
+  // NCHW: a group's planes lie back to back, so a group of keys of one tile each is one block of planes.
+  const bool group_of_keys = p.layout == VARNORM_LAYOUT_NCHW && w.tiles == 1 && w.keys_per_span > 1 &&
+                             p.channels_per_group <= kMaxGroupChannels;
+  w.one_call_units =
+      d == direction::forward ? w.unit_tiles() == 1 && p.channels_per_group == 1 : w.unit_tiles() == 1 || group_of_keys;
   w.reversed_output =
       w.unit_tiles() > 1 && w.walk_bytes >= kReversedOutputMinBytes && w.walk_bytes <= kReversedOutputMaxBytes;
   // AUTO: shifted sums, the fewest vector operations per value (three, against five for Welford and for the
@@ -90,6 +94,15 @@ tile_block tile_at(const work_plan& w, const problem& p, std::int64_t u, std::in
   } else {
     b.offset = (i.sample * p.m + first) * p.c + b.first_channel;
     b.shape.stride = p.c;
+  }
+  return b;
+}
+
+tile_block one_call_block(const work_plan& w, const problem& p, std::int64_t u) noexcept {
+  tile_block b = tile_at(w, p, u, 0);
+  if (w.keys_per_span > 1) {
+    b.shape.channels = static_cast<int>(p.channels_per_group);  // at most kMaxGroupChannels
+    b.shape.plane_stride = p.m;
   }
   return b;
 }

@@ -90,10 +90,10 @@ struct work_plan {
   // statistics are taken over them as one plane (per-plane costs paid once per group), a block per unit
   // (group_planes_block). Decided by the problem alone, so forward and backward get the same statistics.
   bool group_planes = false;
-  // Units of one block (one tile) whose channels are each their own statistics group (VarianceNorm2d,
-  // InstanceNorm): the kernel set computes such a unit in one call, forward (kernel_table::unit_forward), and
-  // backward from saved statistics (kernel_table::unit_backward; with centring, exec checks first that no channel
-  // takes shifted sums).
+  // Units the kernel set computes in one call (one_call_block). Forward (kernel_table::unit_forward): units of one
+  // tile whose channels are each their own statistics group (VarianceNorm2d, InstanceNorm). Backward from saved
+  // statistics (kernel_table::unit_backward; with centring, exec checks first that no group takes shifted sums):
+  // units of one tile, and NCHW statistics groups of several planes of one tile each (GroupNorm).
   bool one_call_units = false;
 
   std::int64_t spans() const noexcept { return keys / keys_per_span; }
@@ -183,6 +183,9 @@ inline constexpr std::int64_t kPairedStreamPositions = 32;
 
 // With group_planes: unit u's values as one plane per statistics group (the block's channels are its groups).
 tile_block group_planes_block(const work_plan& w, const problem& p, std::int64_t u) noexcept;
+
+// With one_call_units, unit u as one block: its tile, or the planes of its statistics group (keys_per_span > 1).
+tile_block one_call_block(const work_plan& w, const problem& p, std::int64_t u) noexcept;
 
 // Threads take unit tasks in chunks of up to kTaskBytes of input (TBB splits a range down to between half and all
 // of the grain): a task of one small plane costs TBB about as much as its own work. The grain still leaves

@@ -5,7 +5,8 @@
 // overflows float, y left untouched for the caller's exact path. kernel_table::unit_backward, which backward
 // takes with saved statistics, against backward's steps unit by unit, which it takes when it recomputes them:
 // the same dx, dalpha and dbeta, zero gradients included, and with centring beside units whose far mean keeps
-// them on backward's steps (other shapes: test/plan/test_work_plan.cpp, "[saved]").
+// them on backward's steps, and for units of whole statistics groups (GroupNorm) too (other shapes:
+// test/plan/test_work_plan.cpp, "[saved]").
 #include <varnorm/varnorm.h>
 
 #include <catch2/catch.hpp>
@@ -200,6 +201,30 @@ TEST_CASE("kernels: centred unit_backward gives backward's steps' bits, beside u
     }
     for (const std::string& isa : supported_isas()) {
       CAPTURE(isa, shape.layout, shape.c);
+      saved_against_recomputed(c, isa);
+    }
+  }
+}
+
+TEST_CASE("kernels: unit_backward of whole statistics groups gives backward's steps' bits",
+          "[kernels][unit_backward]") {
+  // GroupNorm: NCHW groups of four planes of 1600 values (a key a plane: the group's planes one block), a key of
+  // several groups of small planes, and an NHWC sample of one tile in groups of three channels; with and without
+  // centring. A group 1e4 away and one 1e6 away keep their units on backward's steps (with centring).
+  const varnorm_desc shapes[] = {
+      with_groups(make_desc(2, 8, 40, 40, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 2, true),
+      with_groups(make_desc(2, 8, 40, 40, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 1, true), 2, false),
+      with_groups(make_desc(2, 12, 6, 6, VARNORM_LAYOUT_NCHW, VARNORM_ALGORITHM_AUTO, 0, false), 3, true),
+      with_groups(make_desc(2, 12, 5, 7, VARNORM_LAYOUT_NHWC, VARNORM_ALGORITHM_AUTO, 0, true), 4, true)};
+  for (const varnorm_desc& shape : shapes) {
+    layer_case c = make_case(shape, true, 79, 0.3);
+    for (std::int64_t p = 0; p < shape.h * shape.w; ++p) {
+      c.x[static_cast<std::size_t>(element_offset(shape, 0, 1, p))] += 1e4f;
+      c.x[static_cast<std::size_t>(element_offset(shape, 1, 5, p))] += 1e6f;
+      c.dy[static_cast<std::size_t>(element_offset(shape, 1, 2, p))] = -0.0f;
+    }
+    for (const std::string& isa : supported_isas()) {
+      CAPTURE(isa, shape.layout, shape.c, shape.groups, shape.center);
       saved_against_recomputed(c, isa);
     }
   }

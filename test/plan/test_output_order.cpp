@@ -98,7 +98,7 @@ TEST_CASE("forward pairs that cover part of a row and span at most 1 MiB of x wr
   }
 }
 
-TEST_CASE("units of one tile whose channels are their own statistics groups take one kernel call",
+TEST_CASE("units of one tile, and backward's NCHW groups of planes of one tile, take one kernel call",
           "[plan][output_order]") {
   struct expectation {
     problem p;
@@ -106,15 +106,19 @@ TEST_CASE("units of one tile whose channels are their own statistics groups take
   };
   problem instance_norm = shape(8, 64, 16 * 16, NHWC);
   instance_norm.center = true;
-  const expectation cases[] = {{shape(1, 128, 64 * 64, NCHW), true, true},        // a plane a unit
-                               {shape(8, 256, 16 * 16, NCHW), true, true},        // groups of small planes
-                               {shape(16, 64, 128 * 128, NCHW), true, true},      // planes of exactly one tile
-                               {shape(1, 2, 257 * 256, NCHW), false, false},      // planes of three tiles
-                               {shape(8, 64, 8 * 8, NHWC), true, true},           // a sample of 64 channels in one tile
-                               {instance_norm, true, true},                       // centred, a group per channel
-                               {shape(8, 128, 32 * 32, NHWC), false, false},      // channel groups of two tiles, paired
-                               {shape(8, 128, 32 * 32, NCHW, 32), false, false},  // GroupNorm(32): four planes a group
-                               {shape(8, 256, 16 * 16, NHWC, 256), true, true}};  // G = C, centred
+  const expectation cases[] = {{shape(1, 128, 64 * 64, NCHW), true, true},       // a plane a unit
+                               {shape(8, 256, 16 * 16, NCHW), true, true},       // groups of small planes
+                               {shape(16, 64, 128 * 128, NCHW), true, true},     // planes of exactly one tile
+                               {shape(1, 2, 257 * 256, NCHW), false, false},     // planes of three tiles
+                               {shape(8, 64, 8 * 8, NHWC), true, true},          // a sample of 64 channels in one tile
+                               {instance_norm, true, true},                      // centred, a group per channel
+                               {shape(8, 128, 32 * 32, NHWC), false, false},     // channel groups of two tiles, paired
+                               {shape(8, 128, 32 * 32, NCHW, 32), false, true},  // GroupNorm(32): four planes a group
+                               {shape(1, 128, 64 * 64, NCHW, 32), false, true},  // four planes of 16 KiB
+                               {shape(1, 128, 256 * 256, NCHW, 32), false, false},  // planes of two tiles
+                               {shape(1, 256, 16 * 16, NCHW, 2), false, false},     // 128 planes a group: too many
+                               {shape(1, 256, 8 * 8, NHWC, 2), false, false},       // an NHWC group of 128 channels
+                               {shape(8, 256, 16 * 16, NHWC, 256), true, true}};    // G = C, centred
   for (const expectation& e : cases) {
     CAPTURE(e.p.n, e.p.c, e.p.m, e.p.layout, e.p.groups);
     CHECK(plan_of(e.p, direction::forward).one_call_units == e.forward);
